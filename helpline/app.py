@@ -1,0 +1,70 @@
+"""The app factory: config read once, extensions bound, blueprints registered."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from helpline import crypto
+from helpline.config import Config
+from helpline.db import Database
+from helpline.errors import ApiError
+from helpline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.public_base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    crypto.configure(config)
+    runtime = Runtime(config, Database(config.database_url), web=True)
+    app.extensions["helpline"] = runtime
+
+    from helpline.api import bp as api_bp
+    from helpline.dashboard import bp as dashboard_bp
+    from helpline.health import bp as health_bp
+    from webhooks import bp as webhooks_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(dashboard_bp)
+    _register_errors(app)
+
+    @app.after_request
+    def _security_headers(resp):  # type: ignore[no-untyped-def]
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; connect-src 'self'; frame-ancestors 'self'")
+        return resp
+
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(e: ApiError):  # type: ignore[no-untyped-def]
+        return jsonify({"error": e.code, "detail": e.detail}), e.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):  # type: ignore[no-untyped-def]
+        code = (e.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": code, "detail": e.description}), e.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error: %s", type(e).__name__)
+        return jsonify({"error": "internal_error", "detail": "something went wrong; it has been logged"}), 500

@@ -1,0 +1,76 @@
+"""Outbound messages: first a row (queued), then a job after commit.
+
+Jobs carry row ids only. If Redis is down when the job should be enqueued,
+the row stays queued and the scheduler enqueues it later.
+"""
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+from sqlalchemy.orm import Session
+
+from helpline.db import after_commit
+from helpline.models import Contact, Conversation, Message, Staff
+from helpline.runtime import current_runtime
+
+JOB_RESULT_TTL = 60
+JOB_FAILURE_TTL = 24 * 3600  # not a year: failed jobs would keep ids around for no one
+
+
+def backoff(crisis: bool = False) -> list[int]:
+    """Exponential backoff with jitter, for RQ's Retry."""
+    base = [1, 1, 2, 4, 8, 15] if crisis else [2, 4, 8, 16, 32, 64]
+    return [b + random.randint(0, max(1, b // 2)) for b in base]
+
+
+def enqueue_delivery(message_ids: Iterable[int], crisis: bool = False) -> None:
+    from rq import Retry
+    rt = current_runtime()
+    q = rt.queue("crisis" if crisis else "default")
+    for mid in message_ids:
+        q.enqueue("workers.outbound.deliver", mid, job_id=f"deliver-{mid}", retry=Retry(max=6, interval=backoff(crisis)),
+                  result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=60)
+
+
+def enqueue_processing(contact_id: int, crisis: bool = False) -> None:
+    from rq import Retry
+    rt = current_runtime()
+    rt.queue("crisis" if crisis else "high").enqueue(
+        "workers.inbound.process_contact", contact_id, retry=Retry(max=5, interval=backoff(crisis)),
+        result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=120)
+
+
+def queue_text(session: Session, contact: Contact, text: str, *, conversation: Conversation | None = None,
+               author: str = "bot", options: tuple[str, ...] = (), crisis: bool = False,
+               force: bool = False, payload: dict | None = None) -> Message | None:
+    """Adds an outbound row for `contact`; None when the contact must not get messages."""
+    if contact.unreachable or (contact.unsubscribed and not force):
+        return None
+    msg = Message(direction="out", channel=contact.channel, contact_id=contact.id,
+                  conversation_id=conversation.id if conversation else None, text=text, author=author,
+                  status="queued", payload={**(payload or {}), **({"options": list(options)} if options else {})})
+    session.add(msg)
+    session.flush()
+    after_commit(session, lambda: enqueue_delivery([msg.id], crisis=crisis))
+    return msg
+
+
+def queue_to_staff(session: Session, staff: Staff, text: str, *, payload: dict | None = None,
+                   crisis: bool = True) -> Message | None:
+    """A page or notice to a staff member by their `page_via` channel."""
+    via = staff.page_via or "sms"
+    if via == "telegram":
+        if not staff.telegram_chat_id:
+            return None
+        channel = "telegram"
+    elif staff.phone:
+        channel = via
+    else:
+        return None
+    msg = Message(direction="out", channel=channel, staff_id=staff.id, text=text, author="system",
+                  status="queued", payload=payload or {})
+    session.add(msg)
+    session.flush()
+    after_commit(session, lambda: enqueue_delivery([msg.id], crisis=crisis))
+    return msg

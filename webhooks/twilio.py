@@ -1,0 +1,92 @@
+"""Twilio Messaging webhooks: WhatsApp (From=whatsapp:+...) and SMS, and status callbacks."""
+from __future__ import annotations
+
+import logging
+
+from flask import Response, request
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from helpline.inbound import InboundMessage, clean_text
+from helpline.models import Contact, Message, utcnow
+from helpline.runtime import current_runtime
+from webhooks import bp
+from webhooks.common import reject, store
+
+log = logging.getLogger(__name__)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+STATUS_ORDER = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+TERMINAL_FAILED = {"failed", "undelivered", "canceled"}
+
+
+def _verified() -> bool:
+    rt = current_runtime()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not rt.config.twilio_auth_token:
+        return False
+    base = rt.config.public_base_url
+    url = (base + request.full_path.rstrip("?")) if base else request.url
+    return RequestValidator(rt.config.twilio_auth_token).validate(url, request.form.to_dict(flat=True), signature)
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, status=200, mimetype="application/xml")
+
+
+@bp.post("/webhooks/twilio")
+def twilio_inbound():  # type: ignore[no-untyped-def]
+    if not current_runtime().config.twilio_enabled:
+        return reject(404, "channel_off", "the Twilio channel is not configured")
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return reject(400, "malformed", "expected a form-encoded body")
+    if not _verified():
+        return reject(403, "bad_signature", "X-Twilio-Signature is missing or does not match")
+    form = request.form
+    sid, sender = form.get("MessageSid") or form.get("SmsSid"), form.get("From", "")
+    if not sid or not sender:
+        return reject(400, "malformed", "MessageSid and From are required")
+    if sender.startswith("whatsapp:"):
+        channel, address = "whatsapp", sender[len("whatsapp:"):]
+    else:
+        channel, address = "sms", sender
+    if not address.startswith("+") or not address[1:].isdigit() or len(address) > 17:
+        return reject(400, "malformed", "From is not an E.164 number")
+    try:
+        num_media = int(form.get("NumMedia") or 0)
+    except ValueError:
+        return reject(400, "malformed", "NumMedia is not a number")
+    media = [{"url": form.get(f"MediaUrl{i}", ""), "type": form.get(f"MediaContentType{i}", "")}
+             for i in range(min(num_media, 10))]
+    location = None
+    if form.get("Latitude") and form.get("Longitude"):
+        location = {"lat": form.get("Latitude"), "lon": form.get("Longitude"), "label": form.get("Label") or ""}
+    button = form.get("ButtonPayload") or None
+    text = clean_text(form.get("Body")) or clean_text(form.get("ButtonText"))
+    store(InboundMessage(channel=channel, address=address, text=text, provider_id=sid, received_at=utcnow(),
+                         media=media, location=location, button=button))
+    return _twiml()
+
+
+@bp.post("/webhooks/twilio/status")
+def twilio_status():  # type: ignore[no-untyped-def]
+    if not current_runtime().config.twilio_enabled:
+        return reject(404, "channel_off", "the Twilio channel is not configured")
+    if not _verified():
+        return reject(403, "bad_signature", "X-Twilio-Signature is missing or does not match")
+    sid, status = request.form.get("MessageSid"), (request.form.get("MessageStatus") or "").lower()
+    if not sid or not status:
+        return reject(400, "malformed", "MessageSid and MessageStatus are required")
+    rt = current_runtime()
+    with rt.db.session() as s:
+        msg = s.scalar(select(Message).where(Message.direction == "out", Message.provider_id == sid))
+        if msg is not None and msg.status not in TERMINAL_FAILED:
+            if status in TERMINAL_FAILED:
+                msg.status, msg.error_code = "failed", request.form.get("ErrorCode") or status
+                contact = s.get(Contact, msg.contact_id) if msg.contact_id else None
+                if request.form.get("ErrorCode") in ("21610", "63024") and contact is not None:
+                    contact.unreachable = True
+            elif STATUS_ORDER.get(status, -1) > STATUS_ORDER.get(msg.status, -1):
+                msg.status = status
+                if status in ("delivered", "read"):
+                    msg.delivered_at = msg.delivered_at or utcnow()
+    return _twiml()

@@ -1,0 +1,151 @@
+"""Sending outbound rows: queued -> sending -> sent (-> delivered/read by callbacks) or failed.
+
+The row's state guards every send: a job re-run after a worker crash finds
+the row no longer queued and does not send again. Rows to one recipient go
+out in the order they were created.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import delete, select
+
+from helpline.errors import ProviderError
+from helpline.models import Contact, Message, Staff, utcnow
+from helpline.runtime import current_runtime
+from helpline.senders import LIMITS, Outgoing, split_text
+from workers.locks import named_lock
+
+log = logging.getLogger(__name__)
+MAX_RETRY_AFTER_WAIT = 30.0
+TELEGRAM_CHAT_INTERVAL = 1.0
+
+
+def deliver(message_id: int) -> str:
+    """Sends this row and any earlier queued rows to the same recipient, in order."""
+    rt = current_runtime()
+    with rt.db.session() as s:
+        msg = s.get(Message, message_id)
+        if msg is None or msg.direction != "out":
+            return "gone"
+        if msg.status != "queued":
+            return msg.status
+        recipient = f"staff:{msg.staff_id}" if msg.staff_id else f"contact:{msg.contact_id}"
+        owner = Message.staff_id == msg.staff_id if msg.staff_id else Message.contact_id == msg.contact_id
+        ids = list(s.scalars(select(Message.id).where(owner, Message.direction == "out", Message.status == "queued",
+                                                      Message.id <= message_id).order_by(Message.id)))
+    result = "sent"
+    with named_lock(rt, f"send:{recipient}", timeout=90, wait=60):
+        for mid in ids:
+            result = send_one(mid)
+    return result
+
+
+def send_one(message_id: int) -> str:
+    rt = current_runtime()
+    with rt.db.session() as s:
+        q = select(Message).where(Message.id == message_id)
+        if not rt.db.is_sqlite:
+            q = q.with_for_update()
+        msg = s.scalar(q)
+        if msg is None or msg.status != "queued":
+            return msg.status if msg else "gone"
+        not_before = float(msg.payload.get("not_before", 0))
+        to, channel = _recipient(s, msg)
+        if to is None:
+            msg.status, msg.error_code = "failed", "no_address"
+            return "failed"
+        text, options = msg.text or "", tuple(msg.payload.get("options") or ())
+        msg.status, msg.attempts = "sending", msg.attempts + 1
+        erase_after = bool(msg.payload.get("erase_contact"))
+        contact_id, page_id = msg.contact_id, msg.payload.get("page_id")
+        skip = int(msg.payload.get("sent_parts", 0))
+    wait = not_before - time.time()
+    if wait > 0:
+        time.sleep(min(wait, MAX_RETRY_AFTER_WAIT))
+    if channel == "telegram":
+        _pace(f"tg:{to}", TELEGRAM_CHAT_INTERVAL)
+    callback = f"{rt.config.public_base_url}/webhooks/twilio/status" if rt.config.public_base_url else None
+    sender_ids: list[str] = []
+    try:
+        sender = rt.senders.get(channel)
+        chunks = split_text(text, LIMITS.get(channel, 1600))[skip:]
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            sender_ids.append(sender.send(Outgoing(channel, to, chunk, options if last else (),
+                                                   callback if channel in ("sms", "whatsapp") else None)))
+    except ProviderError as e:
+        return _failed(message_id, e, sender_ids, page_id)
+    except Exception:
+        _set(message_id, status="queued")  # unknown failure before or during the call: retry the row
+        raise
+    with rt.db.session() as s:
+        msg = s.get(Message, message_id)
+        if msg is not None:
+            msg.status, msg.sent_at = ("delivered", utcnow()) if channel in ("web", "console") else ("sent", utcnow())
+            msg.provider_id = (sender_ids[-1] or None) if sender_ids else None
+            if len(sender_ids) > 1:
+                msg.payload = {**msg.payload, "provider_ids": sender_ids}
+        if erase_after and contact_id:
+            s.execute(delete(Message).where(Message.contact_id == contact_id))
+            contact = s.get(Contact, contact_id)
+            if contact is not None:
+                s.delete(contact)
+    return "sent"
+
+
+def _failed(message_id: int, e: ProviderError, sent: list[str], page_id: int | None) -> str:
+    rt = current_runtime()
+    with rt.db.session() as s:
+        msg = s.get(Message, message_id)
+        if msg is None:
+            return "gone"
+        if e.permanent:
+            msg.status, msg.error_code = "failed", e.code
+            if e.unreachable and msg.contact_id:
+                contact = s.get(Contact, msg.contact_id)
+                if contact is not None:
+                    contact.unreachable = True
+            log.warning("message %s failed permanently at the provider: %s", message_id, e.code)
+            if page_id:
+                from helpline.escalation import do_page_failed
+                do_page_failed(s, int(page_id))
+            return "failed"
+        if sent:  # part of a long text went out: send only the rest next time
+            msg.payload = {**msg.payload, "sent_parts": int(msg.payload.get("sent_parts", 0)) + len(sent)}
+        msg.status = "queued"
+        if e.retry_after:
+            msg.payload = {**msg.payload, "not_before": time.time() + e.retry_after}
+    raise e  # after the commit above: RQ records the failure and retries the job
+
+
+def _set(message_id: int, **values: object) -> None:
+    with current_runtime().db.session() as s:
+        msg = s.get(Message, message_id)
+        if msg is not None and msg.status == "sending":
+            for k, v in values.items():
+                setattr(msg, k, v)
+
+
+def _recipient(s, msg: Message) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
+    if msg.staff_id:
+        staff = s.get(Staff, msg.staff_id)
+        if staff is None:
+            return None, msg.channel
+        return (staff.telegram_chat_id if msg.channel == "telegram" else staff.phone), msg.channel
+    contact = s.get(Contact, msg.contact_id) if msg.contact_id else None
+    return (contact.address if contact else None), msg.channel
+
+
+def _pace(key: str, interval: float) -> None:
+    """At most one message per `interval` to one chat (Telegram's limit), across workers."""
+    rt = current_runtime()
+    if not rt.config.redis_url:
+        return
+    r = rt.redis
+    for _ in range(20):
+        if r.set(f"helpline:pace:{key}", 1, nx=True, px=int(interval * 1000)):
+            return
+        ttl = r.pttl(f"helpline:pace:{key}")
+        time.sleep(max(ttl, 50) / 1000.0)
