@@ -46,6 +46,7 @@ class Content:
     crisis: dict[str, dict[str, Any]]            # file stem -> phrase lists
     exemplars: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    extra_questions: dict[str, list[str]] = field(default_factory=dict)  # romanised phrasings by entry id
 
     @property
     def codes(self) -> list[str]:
@@ -116,9 +117,22 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(CONTENT_DIR.parent))
 
 
+_cache: dict[tuple, tuple[Content, list[str]]] = {}
+
+
+def _signature(base: Path) -> tuple:
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in base.rglob("*.yaml")))
+
+
 def load_content(base: Path | None = None, strict: bool = True) -> Content:
-    """Loads everything; with strict, raises ContentError listing every error."""
-    content, errors = _load(base or CONTENT_DIR)
+    """Loads everything (once per process while the files are unchanged); with strict, raises
+    ContentError listing every error. The result is shared: treat it as read-only."""
+    base = base or CONTENT_DIR
+    key = (str(base), _signature(base))
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = _load(base)
+    content, errors = _cache[key]
     if errors and strict:
         raise ContentError(errors)
     return content
@@ -243,6 +257,23 @@ def _load(base: Path) -> tuple[Content, list[str]]:
         if topic not in covered:
             warnings.append(f"content/faq/{topic}.yaml: no entries for this topic")
 
+    extra_questions: dict[str, list[str]] = {}
+    for path in sorted((base / "faq_romanised").glob("*.yaml")):
+        doc = _load_yaml(path, errors)
+        entries = doc.get("entries") if isinstance(doc, dict) else None
+        if not isinstance(entries, dict):
+            errors.append(f"{_rel(path)}: needs `entries:` mapping entry ids to phrasings")
+            continue
+        for eid, per_script in entries.items():
+            if eid not in seen_ids:
+                errors.append(f"{_rel(path)}: {eid}: no such FAQ entry")
+                continue
+            for script, qs in (per_script or {}).items():
+                if not isinstance(qs, list) or not all(isinstance(q, str) for q in qs):
+                    errors.append(f"{_rel(path)}: {eid}.{script}: must be a list of text")
+                    continue
+                extra_questions.setdefault(eid, []).extend(q.strip() for q in qs)
+
     emergency = _load_yaml(base / "emergency.yaml", errors) if (base / "emergency.yaml").exists() else None
     if emergency is None:
         warnings.append("content/emergency.yaml: missing; 112 is used everywhere")
@@ -258,4 +289,5 @@ def _load(base: Path) -> tuple[Content, list[str]]:
             exemplars = doc
         else:
             crisis[path.stem] = doc
-    return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings), errors
+    return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings,
+                   extra_questions), errors

@@ -19,12 +19,15 @@ from helpline.normalise import is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
 # an embedding score this close to a crisis exemplar, and this far ahead of the nearest look-alike
-SEMANTIC_HIGH = 0.905
-SEMANTIC_MEDIUM = 0.885
+SEMANTIC_HIGH = 0.935
+SEMANTIC_MEDIUM = 0.92
 SEMANTIC_MARGIN = 0.01
 FUZZY_CUTOFF = 88
 _NEGATORS = {"not", "no", "never", "dont", "don", "doesn", "didn", "isnt", "isn", "wasnt", "wasn", "nor", "pas", "jamais", "nunca", "не", "ні",
-             "ne", "nie", "nicht", "kein"}
+             "ne", "nie", "nicht", "kein", "ma", "naxwazim", "نه", "لا", "ما", "مش", "no", "yok"}
+# negation after the phrase (Persian, Pashto, Turkish, Somali, Kurmanji put it there)
+_NEGATORS_AFTER = {"ندارم", "نيستم", "نيست", "نه", "نميخوام", "نميخواهم", "نغواړم", "yok", "değil", "degil",
+                   "istemiyorum", "nadaram", "nemikham", "nistam", "naxwazim", "doonayo", "ма", "не"}
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
 
 
@@ -108,7 +111,8 @@ class Screener:
         for level, category, pattern in self.patterns:
             for m in pattern.finditer(cleared):
                 before = cleared[: m.start()].split()[-3:]
-                negated = any(w in _NEGATORS for w in before)
+                after = cleared[m.end():].split()[:2]
+                negated = any(w in _NEGATORS for w in before) or any(w in _NEGATORS_AFTER for w in after)
                 hit_level = "medium" if (negated and level == "high") else level
                 candidate = Screening(hit_level, category, 1.0 if hit_level == "high" else 0.6, "phrase")
                 if _rank(candidate) > _rank(found):
@@ -196,3 +200,15 @@ def _rank(s: Screening) -> int:
 
 def describe(s: Screening) -> dict[str, Any]:
     return {"crisis": s.is_crisis, "level": s.level, "category": s.category, "score": round(s.score, 4)}
+
+
+_shared: dict[int, tuple[Content, Screener]] = {}
+
+
+def shared_screener(content: Content) -> Screener:
+    """One compiled screener per loaded content in this process."""
+    hit = _shared.get(id(content))
+    if hit is None or hit[0] is not content:
+        _shared.clear()
+        hit = _shared[id(content)] = (content, Screener(content))
+    return hit[1]

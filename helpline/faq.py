@@ -15,8 +15,9 @@ import numpy as np
 from helpline import embeddings
 from helpline.content import Content
 
-FLOOR = 0.84        # below this similarity the message is not about any entry
-MARGIN = 0.015      # the best entry must lead the second by this much to be answered at once
+FLOOR = 0.875       # below this similarity the message is not about any entry (chit-chat scores 0.82-0.87)
+MARGIN = 0.01       # the best entry must lead the second by this much to be answered at once
+TOP_K = 3
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,17 @@ class FaqIndex:
             for q in e.questions:
                 self.rows.append((e.id, e.topic))
                 texts.append(q)
+        topics = {e.id: e.topic for e in content.faq}
+        for entry_id, questions in content.extra_questions.items():
+            for q in questions:
+                self.rows.append((entry_id, topics[entry_id]))
+                texts.append(q)
         self.texts = texts
+        self.entries = list(dict.fromkeys(entry_id for entry_id, _ in self.rows))
+        self.topic_of = {entry_id: topic for entry_id, topic in self.rows}
+        order = {entry_id: i for i, entry_id in enumerate(self.entries)}
+        ids = np.array([order[entry_id] for entry_id, _ in self.rows])
+        self.groups = [np.flatnonzero(ids == i) for i in range(len(self.entries))]
         self._vectors: np.ndarray | None = None
 
     @property
@@ -66,10 +77,26 @@ class FaqIndex:
         if not self.rows or not text.strip():
             return FaqMatch([])
         sims = self.vectors @ embeddings.embed_one(text)
-        best: dict[str, Candidate] = {}
-        for i in np.argsort(-sims)[: 60]:
-            entry_id, topic = self.rows[i]
-            if entry_id not in best:
-                best[entry_id] = Candidate(entry_id, topic, float(sims[i]))
-        ranked = sorted(best.values(), key=lambda c: -c.score)
-        return FaqMatch(ranked[:top])
+        scores = np.array([_top_mean(sims[g]) for g in self.groups])
+        order = np.argsort(-scores)[:top]
+        return FaqMatch([Candidate(self.entries[i], self.topic_of[self.entries[i]], float(scores[i]))
+                         for i in order])
+
+
+def _top_mean(values: np.ndarray, k: int = TOP_K) -> float:
+    """An entry's score: the mean of its k nearest phrasings (steadier than the single nearest)."""
+    if len(values) <= k:
+        return float(values.mean())
+    return float(np.partition(values, -k)[-k:].mean())
+
+
+_shared: dict[int, tuple[Content, FaqIndex]] = {}
+
+
+def shared_index(content: Content) -> FaqIndex:
+    """One index per loaded content in this process."""
+    hit = _shared.get(id(content))
+    if hit is None or hit[0] is not content:
+        _shared.clear()
+        hit = _shared[id(content)] = (content, FaqIndex(content))
+    return hit[1]

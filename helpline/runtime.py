@@ -50,13 +50,13 @@ class Runtime:
 
     @cached_property
     def faq(self) -> "FaqIndex":
-        from helpline.faq import FaqIndex
-        return FaqIndex(self.content)
+        from helpline.faq import shared_index
+        return shared_index(self.content)
 
     @cached_property
     def screener(self) -> "Screener":
-        from helpline.crisis import Screener
-        return Screener(self.content)
+        from helpline.crisis import shared_screener
+        return shared_screener(self.content)
 
     @cached_property
     def engine(self) -> "Engine":
