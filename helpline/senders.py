@@ -78,6 +78,8 @@ class TelegramSender:
     """One event loop and one Bot per process (a new loop per message costs ~70 ms)."""
 
     def __init__(self, config: Config) -> None:
+        import os
+        os.environ.setdefault("PTB_TIMEDELTA", "1")  # retry_after as a timedelta, the coming default
         from telegram import Bot
         from telegram.request import HTTPXRequest
         t = config.http_timeout_seconds

@@ -66,7 +66,9 @@ def parse_staff_file(text: str, topics: set[str] | None = None) -> list[StaffEnt
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise StaffFileError(f"not valid YAML: {getattr(e, 'problem', e)}",
+        context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        started = f" ({context} started on line {cmark.line + 1})" if context and cmark else ""
+        raise StaffFileError(f"not valid YAML: {getattr(e, 'problem', e)}{started}",
                              line=mark.line + 1 if mark else None) from None
     if root is None:
         raise StaffFileError("the file is empty")

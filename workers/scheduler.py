@@ -23,7 +23,8 @@ INTERRUPTED_SENDING_SECONDS = 180
 PURGE_EVERY_SECONDS = 3600
 
 
-def run_round(rt) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def run_round(rt, stuck_inbound_seconds: float = STUCK_INBOUND_SECONDS,  # type: ignore[no-untyped-def]
+              stuck_queued_seconds: float = STUCK_QUEUED_SECONDS) -> dict[str, int]:
     from helpline.conversations import do_assign_waiting, do_expire_unopened, do_tell_position, text_for
     from helpline.escalation import do_repage_due
     from helpline.outbox import enqueue_delivery, enqueue_processing, queue_text
@@ -54,10 +55,10 @@ def run_round(rt) -> dict[str, int]:  # type: ignore[no-untyped-def]
     with rt.db.session() as s:
         stuck_in = s.scalars(select(Message.contact_id).where(
             Message.direction == "in", Message.status == "received", Message.contact_id.is_not(None),
-            Message.created_at < now - timedelta(seconds=STUCK_INBOUND_SECONDS)).distinct()).all()
+            Message.created_at <= now - timedelta(seconds=stuck_inbound_seconds)).distinct()).all()
         stuck_out = s.scalars(select(Message.id).where(
             Message.direction == "out", Message.status == "queued",
-            Message.created_at < now - timedelta(seconds=STUCK_QUEUED_SECONDS))).all()
+            Message.created_at <= now - timedelta(seconds=stuck_queued_seconds))).all()
         counts["interrupted"] = s.execute(update(Message).where(
             Message.direction == "out", Message.status == "sending",
             Message.created_at < now - timedelta(seconds=INTERRUPTED_SENDING_SECONDS)).values(
