@@ -89,6 +89,7 @@ class Screener:
                     if pattern:
                         self.patterns.append((level, category, pattern))
         self.safe = _compile(safe)
+        self.high_any = _compile([p for (lv, _c), ps in lists.items() if lv == "high" for p in ps])
         self.fuzzy: dict[int, list[tuple[str, str, str]]] = {}
         for (level, category), phrases in lists.items():
             for p in phrases:
@@ -101,6 +102,14 @@ class Screener:
         self._semantic: tuple[np.ndarray, list[str], np.ndarray] | None = None
 
     # -- the passes
+    def quick_high(self, text: str) -> bool:
+        """One regex over every language's HIGH phrases: cheap enough for the webhook, to route
+        a likely crisis past the ordinary queue. The worker still screens fully."""
+        norm = normalise(text[:4000])
+        if self.safe:
+            norm = " ".join(self.safe.sub(" ", norm).split())
+        return bool(self.high_any and self.high_any.search(norm))
+
     def screen_phrases(self, text: str) -> Screening:
         norm = normalise(text)
         if not norm:

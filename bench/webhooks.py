@@ -1,0 +1,73 @@
+"""Webhook answers per second and latency, the helpline against a bare Flask handler in the same run,
+both under the Procfile's `web` command (gunicorn, 2 gthread workers).
+
+    python bench/webhooks.py [--seconds 8] [--rate 100]
+
+The helpline's answer comes after the message is durably stored (SQLite in WAL mode, or PostgreSQL
+with DATABASE_URL) and its processing job enqueued in Redis.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import (ROOT, SID, TOKEN, fixed_rate, free_port, gunicorn, signed_body, start_redis, stop,  # noqa: E402
+                          throughput, wait_http)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--rate", type=float, default=100.0)
+    args = ap.parse_args()
+    redis_proc, redis_url, _ = start_redis()
+    data = tempfile.mkdtemp(prefix="bench-helpline-")
+    port_h, port_b = free_port(), free_port()
+    env = dict(os.environ, HELPLINE_DATA_DIR=data, REDIS_URL=redis_url, SECRET_KEY="bench",
+               PUBLIC_BASE_URL=f"http://127.0.0.1:{port_h}", TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN,
+               TWILIO_SMS_NUMBER="+14155550100", PYTHONPATH=str(ROOT), HELPLINE_LOG_LEVEL="WARNING")
+    from helpline import migrate
+    from helpline.config import default_database_url
+    from pathlib import Path
+    db_url = env.get("DATABASE_URL") or default_database_url(Path(data))
+    env["DATABASE_URL"] = db_url
+    if not db_url.startswith("sqlite"):
+        from helpline.crypto import new_key
+        env.setdefault("HELPLINE_ENCRYPTION_KEY", new_key())
+    migrate.upgrade(db_url)
+    helpline = gunicorn("helpline.wsgi:app", port_h, env)
+    bare = gunicorn("bench.bare:app", port_b, env)
+    results = {}
+    try:
+        wait_http(port_h)
+        wait_http(port_b, "/")
+        url = f"http://127.0.0.1:{port_h}/webhooks/twilio"
+        n = int(args.seconds * 2000)
+        for name, port in (("bare", port_b), ("helpline", port_h)):
+            bodies = [signed_body(url, f"+49151{i:08d}", "Hello, how do I apply for asylum?") for i in range(n)]
+            throughput(port, bodies[:200], seconds=1.0)  # warm up
+            t = throughput(port, bodies[200:], seconds=args.seconds)
+            rate_bodies = [signed_body(url, f"+49152{i:08d}", "Where can I find a lawyer?")
+                           for i in range(int(args.rate * args.seconds))]
+            lat = fixed_rate(port, rate_bodies, args.rate, args.seconds)
+            results[name] = (t, lat)
+        db = "SQLite (WAL)" if db_url.startswith("sqlite") else "PostgreSQL"
+        print(f"webhook benchmark: gunicorn 2 gthread workers x 8 threads, {db}, Redis, 8 keep-alive clients")
+        for name, (t, lat) in results.items():
+            print(f"  {name:9s} {t['per_second']:7.0f} answers/s ({t['errors']} errors); at {args.rate:.0f}/s: "
+                  f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms ({lat['errors']} errors)")
+        ratio = results["helpline"][0]["per_second"] / results["bare"][0]["per_second"]
+        print(f"  ratio helpline / bare Flask: {ratio:.2f}")
+    finally:
+        stop(helpline)
+        stop(bare)
+        redis_proc.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
