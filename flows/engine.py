@@ -155,22 +155,24 @@ class Engine:
             if self.keywords.answer(choice) == "yes":
                 return Step({}, [Erase()])
             effects.append(Say("delete_cancelled"))
-            return self._enter(self.flow.start, {}, effects, quiet=True)
+            return Step(state.get("back") or {"node": self.flow.start}, effects)  # back where they were
 
         command = self.keywords.command(text) if text and not turn.button else None
         if turn.new_contact:
+            if turn.detected:  # first, so the welcome comes in their language
+                effects.append(SetLanguage(turn.detected, confirmed=False))
             effects += [Say("welcome"), Say("privacy")]
             if command in (None, "start", "menu", "help") and turn.detected is None:
                 return self._enter("language", {}, effects)
-            if turn.detected:
-                effects.append(SetLanguage(turn.detected, confirmed=False))
             if command in (None, "start", "menu", "help") and _is_greeting(text):
                 return self._enter(self.flow.start, {}, effects)
         if command:
             return self._command(command, state, turn, effects)
+        if turn.expired and not turn.new_contact:
+            effects.append(Say("session_expired"))
+            if _number(choice) is not None:  # a number meant something in the old context: show the menu
+                return self._enter(self.flow.start, {}, effects)
         if turn.new_contact or turn.expired:
-            if turn.expired and not turn.new_contact:
-                effects.append(Say("session_expired"))
             state = {"node": self.flow.start}
         if turn.has_media and not text:
             effects.append(Say("media_unsupported"))

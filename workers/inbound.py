@@ -27,7 +27,7 @@ from workers.locks import contact_lock
 
 log = logging.getLogger(__name__)
 ACK_RE = re.compile(r"^\s*ack\s+([a-z0-9]{4,8})\s*$", re.IGNORECASE)
-FLOOD_COUNT, FLOOD_SECONDS = 6, 10
+FLOOD_COUNT, FLOOD_SECONDS = 10, 10  # more than one message a second for ten seconds: not typed by hand
 CRISIS_REPEAT_SECONDS = 300
 
 
@@ -237,7 +237,7 @@ def _run_flow(s: Session, contact: Contact, conv: Conversation, msg: Message | N
     button = msg.payload.get("button") if msg else None
     if text.lower().startswith("/start"):
         text = "start" if contact.state.get("welcomed") else ""
-    state = {k: v for k, v in contact.state.items() if k in ("node", "data")}
+    state = {k: v for k, v in contact.state.items() if k in ("node", "data", "back")}
     turn = Turn(text=text, button=button, has_media=bool(msg and msg.payload.get("media")),
                 lang=contact.language, detected=detected, new_contact=not contact.state.get("welcomed"),
                 expired=expired and state.get("node") not in (None, "main_menu"))
