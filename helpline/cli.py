@@ -142,7 +142,7 @@ def cmd_faq(args: argparse.Namespace) -> int:
     for line in _lines():
         lang = detect_language(line).lang or "en"
         m = index.match(line)
-        best = m.best if m.confident else None
+        best = m.best if m.found else None  # below the floor: no guess
         print(json.dumps({"lang": lang, "faq_id": best.entry_id if best else None,
                           "topic": best.topic if best else None,
                           "score": round(m.best.score if m.best else 0.0, 4)}, ensure_ascii=False), flush=True)

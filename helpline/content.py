@@ -47,6 +47,7 @@ class Content:
     exemplars: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     extra_questions: dict[str, list[str]] = field(default_factory=dict)  # romanised phrasings by entry id
+    crisis_labelled: list[dict] = field(default_factory=list)  # the development set, part of the exemplar bank
 
     @property
     def codes(self) -> list[str]:
@@ -97,7 +98,7 @@ def _load_yaml(path: Path, problems: list[str]) -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        problems.append(f"{path.relative_to(CONTENT_DIR.parent)}{where}: invalid YAML: {getattr(e, 'problem', e)}")
+        problems.append(f"{_rel(path)}{where}: invalid YAML: {getattr(e, 'problem', e)}")
     except OSError as e:
         problems.append(f"{path}: cannot read: {e.strerror}")
     return None
@@ -114,14 +115,18 @@ def _line_of(path: Path, needle: str) -> int | None:
 
 
 def _rel(path: Path) -> str:
-    return str(path.relative_to(CONTENT_DIR.parent))
+    """The path from the content folder on, as a translator sees it: content/messages/fr.yaml."""
+    parts = path.parts
+    idx = max((i for i, part in enumerate(parts) if part == "content"), default=len(parts) - 2)
+    return "/".join(parts[idx:])
 
 
 _cache: dict[tuple, tuple[Content, list[str]]] = {}
 
 
 def _signature(base: Path) -> tuple:
-    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in base.rglob("*.yaml")))
+    files = [*base.rglob("*.yaml"), *base.rglob("*.tsv")]
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 
 def load_content(base: Path | None = None, strict: bool = True) -> Content:
@@ -289,5 +294,16 @@ def _load(base: Path) -> tuple[Content, list[str]]:
             exemplars = doc
         else:
             crisis[path.stem] = doc
+    labelled: list[dict] = []
+    dev = base / "crisis" / "labelled_dev.tsv"
+    if dev.exists():
+        import csv
+        with open(dev, encoding="utf-8") as f:
+            for i, row in enumerate(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 2):
+                if row.get("label") not in ("high", "medium", "none") or not row.get("text"):
+                    errors.append(f"content/crisis/labelled_dev.tsv:{i}: needs lang, label (high|medium|none), "
+                                  "category, text")
+                    continue
+                labelled.append(row)
     return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings,
-                   extra_questions), errors
+                   extra_questions, labelled), errors

@@ -19,9 +19,12 @@ from helpline.normalise import is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
 # an embedding score this close to a crisis exemplar, and this far ahead of the nearest look-alike
-SEMANTIC_HIGH = 0.935
-SEMANTIC_MEDIUM = 0.92
-SEMANTIC_MARGIN = 0.01
+# the semantic net: two logistic heads over e5 embeddings, trained at start-up on the exemplar bank
+# (content/crisis/exemplars.yaml + the labelled development set content/crisis/labelled_dev.tsv)
+HEAD_ANY = 0.3      # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
+HEAD_HIGH = 0.5     # P(high) at or above this -> HIGH (page)
+L2 = 1e-3
+MIN_SEMANTIC_WORDS = 3
 FUZZY_CUTOFF = 88
 _NEGATORS = {"not", "no", "never", "dont", "don", "doesn", "didn", "isnt", "isn", "wasnt", "wasn", "nor", "pas", "jamais", "nunca", "не", "ні",
              "ne", "nie", "nicht", "kein", "ma", "naxwazim", "نه", "لا", "ما", "مش", "no", "yok"}
@@ -99,7 +102,10 @@ class Screener:
                     self.fuzzy.setdefault(len(n.split()), []).append((n, level, category))
         self.semantic_enabled = semantic
         self._exemplars = content.exemplars
-        self._semantic: tuple[np.ndarray, list[str], np.ndarray] | None = None
+        self._labelled = content.crisis_labelled
+        self._commands = sorted({w for per_lang in content.keywords.values() for words in per_lang.values()
+                                 for w in words if len(w.split()) >= 3})
+        self._semantic: _Heads | None = None
 
     # -- the passes
     def quick_high(self, text: str) -> bool:
@@ -150,45 +156,48 @@ class Screener:
                     return Screening(level, category, hit[1] / 100, "fuzzy")
         return NONE
 
-    def _exemplar_rows(self) -> tuple[list[str], list[str], list[str]]:
-        texts, cats = [], []
+    def _bank(self) -> tuple[list[str], list[int], list[str | None]]:
+        """(texts, level 2/1/0, category) of the exemplar bank."""
+        texts, levels, cats = [], [], []
         for category, sentences in (self._exemplars.get("high") or {}).items():
             for s in sentences or []:
-                texts.append(str(s))
-                cats.append(category)
-        return texts, cats, [str(s) for s in self._exemplars.get("lookalike") or []]
+                texts.append(str(s)), levels.append(2), cats.append(category)
+        for s in self._exemplars.get("lookalike") or []:
+            texts.append(str(s)), levels.append(0), cats.append(None)
+        for phrase in self._commands:  # "I want to talk to a person" in every language is not a crisis
+            texts.append(phrase), levels.append(0), cats.append(None)
+        for row in self._labelled:
+            texts.append(row["text"]), levels.append({"high": 2, "medium": 1}.get(row["label"], 0))
+            cats.append(row["category"] if row["category"] != "-" else None)
+        return texts, levels, cats
 
     def exemplar_texts(self) -> list[str]:
-        texts, _, look = self._exemplar_rows()
-        return texts + look
+        return self._bank()[0]
 
-    def _load_semantic(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+    def _load_semantic(self) -> "_Heads":
         if self._semantic is None:
             from helpline import embeddings
-            texts, cats, look = self._exemplar_rows()
-            vecs = embeddings.embed_cached("crisis", texts + look)
-            self._semantic = (vecs[: len(texts)], cats, vecs[len(texts):])
+            texts, levels, cats = self._bank()
+            vecs = embeddings.embed_cached("crisis", texts)
+            y = np.array(levels)
+            self._semantic = _Heads(vecs, cats, _train(vecs, (y > 0).astype(float)), _train(vecs, (y == 2).astype(float)),
+                                    y)
         return self._semantic
 
     def screen_semantic(self, text: str) -> Screening:
-        if not self.semantic_enabled or not self._exemplars or not text.strip():
-            return NONE
+        if not self.semantic_enabled or not self._exemplars or len(text.split()) < MIN_SEMANTIC_WORDS:
+            return NONE  # one or two words ("HELP", "ok") carry too little meaning; the phrase lists decide
         from helpline import embeddings
-        crisis_vecs, cats, look_vecs = self._load_semantic()
-        if not len(crisis_vecs):
+        heads = self._load_semantic()
+        if not len(heads.vectors):
             return NONE
         v = embeddings.embed_one(text[:2000])
-        sims = crisis_vecs @ v
-        i = int(np.argmax(sims))
-        best = float(sims[i])
-        look = float(np.max(look_vecs @ v)) if len(look_vecs) else 0.0
-        if best - look < SEMANTIC_MARGIN:
-            return Screening(None, None, best, "semantic")
-        if best >= SEMANTIC_HIGH:
-            return Screening("high", cats[i], best, "semantic")
-        if best >= SEMANTIC_MEDIUM:
-            return Screening("medium", cats[i], best, "semantic")
-        return Screening(None, None, best, "semantic")
+        p_any, p_high = heads.any.probability(v), heads.high.probability(v)
+        if p_high >= HEAD_HIGH:
+            return Screening("high", heads.category(v), p_high, "semantic")
+        if p_any >= HEAD_ANY:
+            return Screening("medium", heads.category(v), p_any, "semantic")
+        return Screening(None, None, p_any, "semantic")
 
     def screen(self, text: str, semantic: bool = True) -> Screening:
         """Phrase lists first (every language), then the embedding net if nothing high was found."""
@@ -201,6 +210,47 @@ class Screener:
         if found.level is None:
             return Screening(None, None, net.score, net.method)
         return found
+
+
+@dataclass(frozen=True)
+class _Head:
+    w: np.ndarray
+    b: float
+
+    def probability(self, v: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-(float(v @ self.w) * _SCALE + self.b))))
+
+
+_SCALE = 10.0
+
+
+def _train(x: np.ndarray, y: np.ndarray, iters: int = 3000, lr: float = 0.5) -> _Head:
+    """L2-regularised logistic regression by gradient descent: deterministic, numpy only, < 1 s."""
+    xs = x.astype(np.float64) * _SCALE
+    w, b = np.zeros(x.shape[1]), 0.0
+    if not len(y) or y.min() == y.max():
+        return _Head(w, -10.0 if not len(y) or y.max() == 0 else 10.0)
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(xs @ w + b)))
+        g = p - y
+        w -= lr * (xs.T @ g / len(y) + L2 * w)
+        b -= lr * float(g.mean())
+    return _Head(w, b)
+
+
+@dataclass(frozen=True)
+class _Heads:
+    vectors: np.ndarray
+    cats: list
+    any: _Head
+    high: _Head
+    levels: np.ndarray
+
+    def category(self, v: np.ndarray) -> str:
+        """The category of the nearest crisis exemplar."""
+        sims = self.vectors @ v
+        sims[self.levels == 0] = -2.0
+        return self.cats[int(np.argmax(sims))] or "distress"
 
 
 def _rank(s: Screening) -> int:
