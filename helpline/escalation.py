@@ -52,8 +52,8 @@ def do_open_escalation(session: Session, contact: Contact, conv: Conversation | 
     if esc is not None:
         esc.raised_count += 1
         audit(session, "system", "escalation.raised_again", "escalation", esc.id, category=category)
-        if esc.status == "open" and esc.next_page_at and esc.next_page_at > utcnow():
-            esc.next_page_at = utcnow()  # page the next one now rather than wait
+        if esc.status == "open":
+            do_page_next(session, esc)  # raised again: the next one is paged now rather than later
         return esc
     esc = Escalation(code=new_code(), contact_id=contact.id, conversation_id=conv.id if conv else None,
                      category=category, level="high", status="open", rota_index=0)

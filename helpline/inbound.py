@@ -42,11 +42,14 @@ def clean_text(text: str | None) -> str:
 
 
 def region_of(address: str, default: str) -> str:
+    """The region of a phone number: by the number, else by its country code, else the default."""
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(address, None))
-        return region or default
+        number = phonenumbers.parse(address, None)
     except phonenumbers.NumberParseException:
         return default
+    region = phonenumbers.region_code_for_number(number) or \
+        phonenumbers.region_code_for_country_code(number.country_code)
+    return region if region and region != "001" and region != "ZZ" else default
 
 
 def get_contact_by_address(session: Session, channel: str, address: str) -> Contact | None:
