@@ -70,11 +70,11 @@ def stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def signed_body(url: str, number: str, text: str) -> tuple[bytes, str]:
+def signed_body(url: str, number: str, text: str, token: str = TOKEN) -> tuple[bytes, str]:
     params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": SID, "From": number, "To": "+14155550100",
               "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
     s = url + "".join(k + params[k] for k in sorted(params))
-    sig = base64.b64encode(hmac.new(TOKEN.encode(), s.encode(), hashlib.sha1).digest()).decode()
+    sig = base64.b64encode(hmac.new(token.encode(), s.encode(), hashlib.sha1).digest()).decode()
     return urllib.parse.urlencode(params).encode(), sig
 
 

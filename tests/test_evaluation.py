@@ -1,0 +1,33 @@
+"""The labelled evaluation sets as regression guards (figures: bench/faq_eval.py, bench/crisis_eval.py).
+
+The floors are the levels reached, not the goals; the goals and the gap are in docs/PERFORMANCE.md."""
+from __future__ import annotations
+
+from bench.crisis_eval import evaluate, load
+from bench.faq_eval import faq_report, language_report
+from helpline.content import load_content
+from helpline.crisis import shared_screener
+from helpline.faq import shared_index
+
+
+def test_faq_topic_accuracy_held_out():
+    report = faq_report(shared_index(load_content()))
+    assert report["n"] >= 200
+    assert report["top1"] >= 0.86, report
+    assert report["answered_precision"] >= 0.95, report  # what is answered at once is nearly always right
+
+
+def test_language_detection_held_out():
+    report = language_report()
+    assert report["accuracy"] >= 0.92, report
+    assert report["confident_precision"] >= 0.97, report  # a confident switch is nearly always right
+
+
+def test_crisis_screening_held_out():
+    rows = load("eval")
+    assert len(rows) >= 300 and len({r["lang"] for r in rows}) >= 12
+    report = evaluate(shared_screener(load_content()), rows)
+    assert report["recall"] >= 0.97, report["misses"]
+    assert report["high_paged"] >= 0.90
+    assert report["false_page"] <= 0.10, report["alarms"]
+    assert all(v >= 0.8 for v in report["per_lang"].values()), report["per_lang"]
