@@ -325,6 +325,24 @@ def resolve(esc_id: int):  # type: ignore[no-untyped-def]
     return jsonify(escalation_json(esc))
 
 
+@bp.post("/escalations/<int:esc_id>/take")
+@login_required("supervisor", "professional")
+def take_over(esc_id: int):  # type: ignore[no-untyped-def]
+    """The acknowledging professional (or a supervisor) takes the conversation over in the dashboard."""
+    s, staff = g.session, g.staff
+    esc = _escalation(esc_id)
+    if esc.status == "open":
+        do_acknowledge(s, esc, staff, via="dashboard")
+    if esc.acknowledged_by != staff.id and staff.role != "supervisor":
+        raise ApiError(403, "forbidden", "acknowledged by someone else")
+    conv = s.get(Conversation, esc.conversation_id) if esc.conversation_id else None
+    if conv is None or conv.status == "closed":
+        raise ApiError(409, "no_conversation", "the conversation is closed or erased")
+    do_assign(s, conv, staff, actor=f"staff:{staff.id}")
+    conv.opened_at = utcnow()
+    return jsonify(conversation_json(conv, s.get(Contact, conv.contact_id) if conv.contact_id else None))
+
+
 @bp.get("/metrics")
 @login_required("supervisor")
 def metrics():  # type: ignore[no-untyped-def]

@@ -77,6 +77,7 @@ def spec() -> dict:
             "/api/escalations/{id}/acknowledge": {"post": _op("acknowledge", params=ID)},
             "/api/escalations/{id}/resolve": {"post": _op("resolve", body=_obj(
                 ["outcome"], outcome={"type": "string", "minLength": 1}, notes=s), params=ID)},
+            "/api/escalations/{id}/take": {"post": _op("take the conversation over", params=ID)},
             "/api/metrics": {"get": _op("queue and escalation metrics")},
         },
     }

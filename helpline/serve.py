@@ -82,6 +82,14 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait(5)
 
 
+def _check_content() -> list[str]:
+    """Content and flows are validated before anything starts, with file, line and field."""
+    from flows.definitions import check_flows
+    from helpline.content import check_content, load_content
+    errors, _warnings = check_content()
+    return errors or check_flows(load_content(strict=False))
+
+
 def serve(host: str, port: int, demo: bool = False, web_workers: int = 2) -> int:
     config = Config.from_env(require_secret=False)
     if demo and not config.embedded_database:
@@ -89,6 +97,12 @@ def serve(host: str, port: int, demo: bool = False, web_workers: int = 2) -> int
         return 2
     config.data_dir.mkdir(parents=True, exist_ok=True)
     crypto.configure(config)
+    problems = _check_content()
+    if problems:
+        print("helpline: content or flows are invalid (run `helpline content check`):", file=sys.stderr)
+        for p in problems[:20]:
+            print(f"  {p}", file=sys.stderr)
+        return 1
     env = dict(os.environ)
     env.update(HELPLINE_DATA_DIR=str(config.data_dir), SECRET_KEY=config.secret_key,
                DATABASE_URL=config.database_url, PYTHONUNBUFFERED="1")

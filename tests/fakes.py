@@ -33,6 +33,9 @@ class FakeProviders:
         self.attempts = 0
         self.fail: list[tuple[int, dict]] = []   # queued failures: (status, extra), used one per send
         self.reject_to: dict[str, tuple[int, dict]] = {}
+        self.hold = threading.Event()   # while cleared, sends wait (a provider that hangs)
+        self.hold.set()
+        self.arrived = threading.Event()  # set when a send request came in
         self.lock = threading.Lock()
         self.seq = 5000
         fake = self
@@ -95,6 +98,8 @@ class FakeProviders:
             return self.fail.pop(0) if self.fail else None
 
     def _twilio(self, h: Any, path: str, params: dict) -> None:
+        self.arrived.set()
+        self.hold.wait(60)
         expected = "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
         if h.headers.get("Authorization") != expected:
             return h.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})

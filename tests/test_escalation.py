@@ -175,3 +175,18 @@ def test_oncall_windows(window, hour, on):
     day = 23 if "mon" in window else 22  # 2026-11-23 is a Monday, 11-22 a Sunday
     now = datetime(2026, 11, day, hour, 30, tzinfo=ZoneInfo("Europe/Berlin"))
     assert is_on_call({"timezone": "Europe/Berlin", "windows": [window]}, now) is on
+
+
+def test_professional_takes_the_conversation_over(app, client, fakes):
+    post_twilio(client, sms("+4915100000709", CRISIS))
+    run_jobs(app)
+    esc_id = escalations(app)[0].id
+    r = client.post("/api/login", json={"email": "weber@example.org", "password": "weber-password-1"})
+    csrf = {"X-CSRF-Token": r.json["csrf_token"]}
+    r = client.post(f"/api/escalations/{esc_id}/take", headers=csrf)
+    assert r.status_code == 200 and r.json["status"] == "active"
+    conv_id = r.json["id"]
+    assert client.post(f"/api/conversations/{conv_id}/messages", json={"text": "I am Dr. Weber, I am here."},
+                       headers=csrf).status_code == 201
+    run_jobs(app)
+    assert "Dr. Weber" in fakes.messages("+4915100000709")[-1].text

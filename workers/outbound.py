@@ -19,7 +19,9 @@ from workers.locks import named_lock
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAIT = 30.0
-TELEGRAM_CHAT_INTERVAL = 1.0
+TELEGRAM_CHAT_INTERVAL = 1.0     # Telegram: about one message a second to one chat
+TELEGRAM_BOT_PER_SECOND = 25     # and about 30 a second per bot
+WHATSAPP_PER_SECOND = 60         # Twilio's default WhatsApp sender throughput is 80 MPS
 
 
 def deliver(message_id: int) -> str:
@@ -66,6 +68,9 @@ def send_one(message_id: int) -> str:
         time.sleep(min(wait, MAX_RETRY_AFTER_WAIT))
     if channel == "telegram":
         _pace(f"tg:{to}", TELEGRAM_CHAT_INTERVAL)
+        _per_second("tgbot", TELEGRAM_BOT_PER_SECOND)
+    elif channel == "whatsapp":
+        _per_second("wa", WHATSAPP_PER_SECOND)
     callback = f"{rt.config.public_base_url}/webhooks/twilio/status" if rt.config.public_base_url else None
     sender_ids: list[str] = []
     try:
@@ -149,3 +154,19 @@ def _pace(key: str, interval: float) -> None:
             return
         ttl = r.pttl(f"helpline:pace:{key}")
         time.sleep(max(ttl, 50) / 1000.0)
+
+
+def _per_second(key: str, limit: int) -> None:
+    """At most `limit` sends a second for one sender, across workers (a fixed one-second window)."""
+    rt = current_runtime()
+    if not rt.config.redis_url:
+        return
+    for _ in range(50):
+        now = time.time()
+        bucket = f"helpline:rate:{key}:{int(now)}"
+        pipe = rt.redis.pipeline()
+        pipe.incr(bucket)
+        pipe.expire(bucket, 2)
+        if pipe.execute()[0] <= limit:
+            return
+        time.sleep(max(0.01, 1.0 - (now - int(now))))
