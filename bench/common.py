@@ -57,7 +57,7 @@ def start_redis() -> tuple[subprocess.Popen, str, str]:
 def gunicorn(app_path: str, port: int, env: dict, workers: int = 2) -> subprocess.Popen:
     """The Procfile's `web` command line."""
     return subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-                             str(workers), "--worker-class", "gthread", "--threads", "8", "--timeout", "60",
+                             str(workers), "--worker-class", "gthread", "--threads", os.environ.get("BENCH_THREADS", "8"), "--timeout", "60",
                              "--log-level", "warning", app_path], env=env, cwd=ROOT, start_new_session=True)
 
 

@@ -24,10 +24,10 @@ def run_chat(config: Config, lang: str | None = None, number: str = "+4915100000
         rt = current_runtime()
         for line in sys.stdin:
             text = line.rstrip("\n")
-            with rt.db.session() as s:
-                do_store_inbound(s, InboundMessage(channel="console", address=number, text=text, provider_id=None,
-                                                   profile_language=lang), rt.config.default_region)
-                s.info.pop("after_commit", None)  # processed right here, not by a worker
+            with rt.db.engine.begin() as conn:  # processed right here, not by a worker
+                do_store_inbound(conn, InboundMessage(channel="console", address=number, text=text,
+                                                      provider_id=None, profile_language=lang),
+                                 rt.config.default_region)
             with rt.db.session() as s:
                 contact = get_contact_by_address(s, "console", number)
                 contact_id = contact.id if contact else None

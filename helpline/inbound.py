@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import phonenumbers
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import Connection
 
 from helpline import crypto
-from helpline.db import after_commit
 from helpline.models import Contact, Message, new_alias, utcnow
-from helpline.outbox import enqueue_processing
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 32000
@@ -56,24 +54,31 @@ def get_contact_by_address(session: Session, channel: str, address: str) -> Cont
     return session.scalar(select(Contact).where(Contact.address_hash == crypto.address_hash(channel, address)))
 
 
-def do_store_inbound(session: Session, msg: InboundMessage, default_region: str,
-                     crisis_hint: bool = False) -> int | None:
-    """Stores the message and enqueues processing after commit; None when it was stored before.
+INBOUND_LIST = "helpline:inbound"
 
-    Plain inserts without savepoints (this is the webhook's hot path); a concurrent duplicate
-    surfaces as IntegrityError at commit, and the caller tries once more."""
-    if msg.provider_id and session.scalar(select(Message.id).where(
-            Message.channel == msg.channel, Message.provider_id == msg.provider_id)):
-        return None
+
+# built once: a statement with bind parameters compiles once and is then only executed
+_FIND_MESSAGE = select(Message.__table__.c.id).where(Message.__table__.c.channel == bindparam("channel"),
+                                                     Message.__table__.c.provider_id == bindparam("provider_id"))
+_FIND_CONTACT = select(Contact.__table__.c.id).where(Contact.__table__.c.address_hash == bindparam("address_hash"))
+_INSERT_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+
+
+def do_store_inbound(conn: Connection, msg: InboundMessage, default_region: str) -> tuple[int, int] | None:
+    """Stores the message in the caller's transaction; (message id, contact id).
+
+    Prebuilt Core statements on one connection, no ORM unit of work: this is the webhook's hot path.
+    A provider id stored before raises IntegrityError (the unique constraint); see is_stored()."""
     address_hash = crypto.address_hash(msg.channel, msg.address)
-    contact_id = session.scalar(select(Contact.id).where(Contact.address_hash == address_hash))
+    contact_id = conn.execute(_FIND_CONTACT, {"address_hash": address_hash}).scalar()
     if contact_id is None:
         region = region_of(msg.address, default_region) if msg.channel in ("sms", "whatsapp") else default_region
-        contact_id = session.execute(insert(Contact).values(
-            address_hash=address_hash, channel=msg.channel, address=msg.address, alias=new_alias(), region=region,
-            state={}, language_confirmed=False, accepts_english=False, unsubscribed=False, unreachable=False,
-            block_notified=False, flagged_abusive=False, created_at=msg.received_at,
-            last_seen_at=msg.received_at).returning(Contact.id)).scalar_one()
+        contact_id = conn.execute(_INSERT_CONTACT, {
+            "address_hash": address_hash, "channel": msg.channel, "address": msg.address, "alias": new_alias(),
+            "region": region, "state": {}, "language_confirmed": False, "accepts_english": False,
+            "unsubscribed": False, "unreachable": False, "block_notified": False, "flagged_abusive": False,
+            "created_at": msg.received_at, "last_seen_at": msg.received_at}).scalar_one()
     payload: dict = {}
     if msg.media:
         payload["media"] = msg.media
@@ -85,9 +90,18 @@ def do_store_inbound(session: Session, msg: InboundMessage, default_region: str,
         payload["callback_id"] = msg.callback_id
     if msg.profile_language:
         payload["profile_language"] = msg.profile_language
-    row_id = session.execute(insert(Message).values(
-        direction="in", channel=msg.channel, provider_id=msg.provider_id, contact_id=contact_id, text=msg.text,
-        payload=payload, author="contact", status="received", created_at=msg.received_at, attempts=0,
-        private=False).returning(Message.id)).scalar_one()
-    after_commit(session, lambda: enqueue_processing(contact_id, crisis=crisis_hint))
-    return row_id
+    row_id = conn.execute(_INSERT_MESSAGE, {
+        "direction": "in", "channel": msg.channel, "provider_id": msg.provider_id, "contact_id": contact_id,
+        "text": msg.text, "payload": payload, "author": "contact", "status": "received",
+        "created_at": msg.received_at, "attempts": 0, "private": False}).scalar_one()
+    return row_id, contact_id
+
+
+def is_stored(conn: Connection, msg: InboundMessage) -> bool:
+    return bool(msg.provider_id) and conn.execute(_FIND_MESSAGE, {
+        "channel": msg.channel, "provider_id": msg.provider_id}).first() is not None
+
+
+def announce(redis_client, message_id: int, contact_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Tells the workers' dispatchers a message is stored: one list push of two ids."""
+    redis_client.rpush(INBOUND_LIST, f"{message_id}:{contact_id}")

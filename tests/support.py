@@ -96,6 +96,8 @@ def run_jobs(app: Flask, max_jobs: int = 500) -> None:
     rt = app.extensions["helpline"]
     set_process_runtime(rt)
     with app.app_context():
+        from workers.dispatch import dispatch_pending
+        dispatch_pending(rt)
         worker = SimpleWorker([Queue(q, connection=rt.redis) for q in ("crisis", "high", "default", "low")],
                               connection=rt.redis)
         worker.work(burst=True, max_jobs=max_jobs, logging_level="ERROR")

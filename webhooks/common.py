@@ -1,5 +1,5 @@
 """The one order every receiver follows: verify -> parse -> skip a stored id ->
-normalise -> store -> enqueue after commit -> 200."""
+normalise -> store -> announce after commit -> 200."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flask import jsonify
 
-from helpline.inbound import InboundMessage, do_store_inbound
+from helpline.inbound import InboundMessage, announce, do_store_inbound, is_stored
 from helpline.runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -19,23 +19,25 @@ def reject(status: int, code: str, detail: str):  # type: ignore[no-untyped-def]
 
 
 def store(msg: InboundMessage) -> bool:
-    """Stores the message (durably, before the answer); False when it was stored before."""
+    """Stores the message durably before the answer and tells the dispatchers; False when stored before.
+
+    Nothing else happens here (crisis screening, routing and replies are the workers'), so a provider
+    gets its answer in a few milliseconds and a Redis outage costs nothing: the scheduler finds
+    stored-but-unprocessed messages and enqueues them."""
     rt = current_runtime()
-    hint = False
-    if msg.text:
-        try:  # phrase lists only, microseconds: a likely crisis skips the ordinary queue
-            hint = rt.screener.quick_high(msg.text)
-        except Exception as e:
-            log.warning("pre-screen failed: %s", type(e).__name__)
-    for attempt in range(2):
+    for attempt in range(3):
         try:
-            with rt.db.session() as s:
-                row_id = do_store_inbound(s, msg, rt.config.default_region, crisis_hint=hint)
+            with rt.db.engine.begin() as conn:
+                stored = do_store_inbound(conn, msg, rt.config.default_region)
             break
-        except IntegrityError:  # a concurrent delivery stored the same id, or created the contact
-            if attempt:
+        except IntegrityError:  # the provider id was stored before, or the contact was created meanwhile
+            with rt.db.engine.connect() as conn:
+                if is_stored(conn, msg):
+                    return False
+            if attempt == 2:
                 raise
-    stored = row_id is not None
-    if stored:
-        log.info("inbound message %s stored (%s)", row_id, msg.channel)
-    return stored
+    try:
+        announce(rt.redis, *stored)
+    except Exception as e:  # stored is what counts; the scheduler enqueues it once Redis is back
+        log.warning("inbound message %s stored, dispatch deferred: %s", stored[0], type(e).__name__)
+    return True

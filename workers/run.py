@@ -47,5 +47,16 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
         seconds = preload(rt)
         log.info("worker for %s ready in %.2f s", ",".join(queues), seconds)
         worker = SimpleWorker([Queue(q, connection=rt.redis) for q in queues], connection=rt.redis)
-        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        dispatcher = None
+        if not burst:
+            from workers.dispatch import start_dispatcher
+            dispatcher = start_dispatcher(app, rt)
+        else:
+            from workers.dispatch import dispatch_pending
+            dispatch_pending(rt)
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop.set()
     return 0

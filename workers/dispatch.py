@@ -1,0 +1,65 @@
+"""The dispatcher: turns "message stored" notices from the webhooks into processing jobs.
+
+It screens the message with the phrase lists of every language first, so a likely crisis goes to
+the `crisis` queue, ahead of any backlog. It runs as a thread in every worker process (BLPOP hands
+each notice to one of them); the notice carries ids only.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from helpline.inbound import INBOUND_LIST
+from helpline.models import Message
+from helpline.outbox import enqueue_processing
+
+log = logging.getLogger(__name__)
+
+
+def dispatch_one(rt, item: bytes | str) -> None:  # type: ignore[no-untyped-def]
+    raw = item.decode() if isinstance(item, bytes) else item
+    try:
+        message_id, contact_id = (int(x) for x in raw.split(":"))
+    except ValueError:
+        log.warning("dispatcher: malformed notice ignored")
+        return
+    crisis = False
+    with rt.db.session() as s:
+        msg = s.get(Message, message_id)
+        if msg is None or msg.status != "received":
+            return
+        if msg.text:
+            crisis = rt.screener.quick_high(msg.text)
+    enqueue_processing(contact_id, crisis=crisis)
+
+
+def dispatch_pending(rt, limit: int = 100000) -> int:  # type: ignore[no-untyped-def]
+    """Everything waiting in the list, without blocking (tests, and the start of a worker)."""
+    n = 0
+    while n < limit:
+        item = rt.redis.lpop(INBOUND_LIST)
+        if item is None:
+            return n
+        dispatch_one(rt, item)
+        n += 1
+    return n
+
+
+def start_dispatcher(app, rt) -> threading.Thread:  # type: ignore[no-untyped-def]
+    stop = threading.Event()
+
+    def loop() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                try:
+                    got = rt.redis.blpop([INBOUND_LIST], timeout=2)
+                    if got:
+                        dispatch_one(rt, got[1])
+                except Exception as e:  # Redis away: the scheduler re-enqueues what is stored
+                    log.warning("dispatcher: %s", type(e).__name__)
+                    stop.wait(1.0)
+
+    t = threading.Thread(target=loop, name="helpline-dispatcher", daemon=True)
+    t.stop = stop  # type: ignore[attr-defined]
+    t.start()
+    return t
