@@ -1,6 +1,6 @@
 """Time from a crisis webhook to the first page at the (fake) provider: idle, and behind a backlog of
 10,000 queued FAQ messages. The processes run as `helpline serve` runs them: gunicorn, one worker for
-the crisis queue only, one for every queue.
+the crisis queue only, one for every queue, the scheduler.
 
     python bench/crisis_latency.py [--backlog 10000] [--runs 5]
 """
@@ -98,7 +98,8 @@ def main() -> int:
     subprocess.run(exe + ["staff", "import", staff], env=env, check=True, capture_output=True)
     procs = [gunicorn("helpline.wsgi:app", port, env),
              subprocess.Popen(exe + ["worker", "crisis"], env=env, start_new_session=True),
-             subprocess.Popen(exe + ["worker", "crisis", "high", "default", "low"], env=env, start_new_session=True)]
+             subprocess.Popen(exe + ["worker", "crisis", "high", "default", "low"], env=env, start_new_session=True),
+             subprocess.Popen(exe + ["scheduler"], env=env, start_new_session=True)]
     try:
         wait_http(port)
         time.sleep(3)  # workers load content and models

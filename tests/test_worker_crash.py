@@ -25,6 +25,10 @@ def test_worker_killed_mid_send_does_not_send_twice(app, client, fakes, redis_se
                TWILIO_API_BASE_URL=cfg.twilio_api_base_url)
     fakes.hold.clear()  # the provider will hang on the first send
     post_twilio(client, sms("+4915100001001", "Hello"))
+    set_process_runtime(rt)
+    with app.app_context():
+        from workers.dispatch import dispatch_pending
+        assert dispatch_pending(rt) == 1  # what the scheduler's dispatcher does
     worker = subprocess.Popen([sys.executable, "-m", "helpline.cli", "worker", "high", "default"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -1,8 +1,9 @@
 """The dispatcher: turns "message stored" notices from the webhooks into processing jobs.
 
 It screens the message with the phrase lists of every language first, so a likely crisis goes to
-the `crisis` queue, ahead of any backlog. It runs as a thread in every worker process (BLPOP hands
-each notice to one of them); the notice carries ids only.
+the `crisis` queue, ahead of any backlog. It runs as a thread in the scheduler and in every worker
+that serves only the `crisis` queue (processes that are mostly idle, so a notice never waits behind
+a busy job); BLPOP hands each notice to one of them; the notice carries ids only.
 """
 from __future__ import annotations
 

@@ -48,10 +48,10 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
         log.info("worker for %s ready in %.2f s", ",".join(queues), seconds)
         worker = SimpleWorker([Queue(q, connection=rt.redis) for q in queues], connection=rt.redis)
         dispatcher = None
-        if not burst:
+        if not burst and queues == ["crisis"]:  # an idle process: the quickest to route a crisis
             from workers.dispatch import start_dispatcher
             dispatcher = start_dispatcher(app, rt)
-        else:
+        elif burst:
             from workers.dispatch import dispatch_pending
             dispatch_pending(rt)
         try:

@@ -91,6 +91,8 @@ def run_scheduler(config: Config, once: bool = False) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     last_purge = 0.0
+    from workers.dispatch import start_dispatcher
+    dispatcher = start_dispatcher(app, rt)  # also in every crisis-only worker
     with app.app_context():
         rt.content
         while not stopping:
@@ -115,5 +117,6 @@ def run_scheduler(config: Config, once: bool = False) -> int:
             if once:
                 break
             time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+    dispatcher.stop.set()
     rt.close()
     return 0
