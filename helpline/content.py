@@ -46,7 +46,7 @@ class Content:
     crisis: dict[str, dict[str, Any]]            # file stem -> phrase lists
     exemplars: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
-    extra_questions: dict[str, list[str]] = field(default_factory=dict)  # romanised phrasings by entry id
+    extra_questions: dict[str, list[str]] = field(default_factory=dict)  # more phrasings by entry id
     crisis_labelled: list[dict] = field(default_factory=list)  # the development set, part of the exemplar bank
 
     @property
@@ -263,7 +263,8 @@ def _load(base: Path) -> tuple[Content, list[str]]:
             warnings.append(f"content/faq/{topic}.yaml: no entries for this topic")
 
     extra_questions: dict[str, list[str]] = {}
-    for path in sorted((base / "faq_romanised").glob("*.yaml")):
+    extra_files = sorted((base / "faq_romanised").glob("*.yaml")) + sorted((base / "faq_extra").glob("*.yaml"))
+    for path in extra_files:
         doc = _load_yaml(path, errors)
         entries = doc.get("entries") if isinstance(doc, dict) else None
         if not isinstance(entries, dict):
