@@ -42,6 +42,7 @@ class FakeProviders:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one segment per answer, as real APIs behave: no 40 ms ACK stalls
 
             def log_message(self, *args: Any) -> None:
                 pass
