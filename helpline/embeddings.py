@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,12 @@ def embed(texts: list[str]) -> np.ndarray:
     return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
 
+@lru_cache(maxsize=1024)
 def embed_one(text: str) -> np.ndarray:
-    return embed([text])[0]
+    """One message's vector, kept for a while: crisis screening and FAQ matching embed it once."""
+    vec = embed([text])[0]
+    vec.setflags(write=False)
+    return vec
 
 
 def cache_dir() -> Path:

@@ -66,6 +66,7 @@ class FaqIndex:
         ids = np.array([order[entry_id] for entry_id, _ in self.rows])
         self.groups = [np.flatnonzero(ids == i) for i in range(len(self.entries))]
         self._vectors: np.ndarray | None = None
+        self._recent: dict[tuple[str, int], FaqMatch] = {}
 
     @property
     def vectors(self) -> np.ndarray:
@@ -74,6 +75,15 @@ class FaqIndex:
         return self._vectors
 
     def match(self, text: str, top: int = 3) -> FaqMatch:
+        key = (text, top)
+        hit = self._recent.get(key)
+        if hit is None:
+            hit = self._recent[key] = self._match(text, top)
+            while len(self._recent) > 256:
+                self._recent.pop(next(iter(self._recent)))
+        return hit
+
+    def _match(self, text: str, top: int) -> FaqMatch:
         if not self.rows or not text.strip():
             return FaqMatch([])
         sims = self.vectors @ embeddings.embed_one(text)

@@ -59,6 +59,8 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
     if msg.payload.get("callback_id"):
         _answer_callback(msg.payload["callback_id"])
     screening = rt.screener.screen(text) if text else Screening(None, None, 0.0)
+    if text and screening.level is None and not text.strip().isdigit():
+        rt.faq.match(text)  # the slow part, done before this transaction writes (SQLite has one writer)
     if screening.level:
         msg.payload = {**msg.payload, "screening": {"level": screening.level, "category": screening.category,
                                                      "score": round(screening.score, 3),
