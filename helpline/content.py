@@ -87,6 +87,20 @@ class Content:
         return [x for x in (self.faq_entry(i, lang) for i in ids) if x]
 
 
+_derived: dict[tuple[str, int], tuple[Content, Any]] = {}
+
+
+def derived(content: Content, name: str, build: Any) -> Any:
+    """One object built from `content` per process (a compiled screener, a FAQ index), rebuilt when
+    the content is reloaded."""
+    hit = _derived.get((name, id(content)))
+    if hit is None or hit[0] is not content:
+        for key in [k for k in _derived if k[0] == name]:
+            del _derived[key]
+        hit = _derived[(name, id(content))] = (content, build(content))
+    return hit[1]
+
+
 class _Defaulting(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from helpline.content import Content
+from helpline.content import Content, derived
 from helpline.normalise import is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
@@ -261,13 +261,6 @@ def describe(s: Screening) -> dict[str, Any]:
     return {"crisis": s.is_crisis, "level": s.level, "category": s.category, "score": round(s.score, 4)}
 
 
-_shared: dict[int, tuple[Content, Screener]] = {}
-
-
 def shared_screener(content: Content) -> Screener:
     """One compiled screener per loaded content in this process."""
-    hit = _shared.get(id(content))
-    if hit is None or hit[0] is not content:
-        _shared.clear()
-        hit = _shared[id(content)] = (content, Screener(content))
-    return hit[1]
+    return derived(content, "screener", Screener)

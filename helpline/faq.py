@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpline import embeddings
-from helpline.content import Content
+from helpline.content import Content, derived
 
 FLOOR = 0.875       # below this similarity the message is not about any entry (chit-chat scores 0.82-0.87)
 MARGIN = 0.01       # the best entry must lead the second by this much to be answered at once
@@ -100,13 +100,6 @@ def _top_mean(values: np.ndarray, k: int = TOP_K) -> float:
     return float(np.partition(values, -k)[-k:].mean())
 
 
-_shared: dict[int, tuple[Content, FaqIndex]] = {}
-
-
 def shared_index(content: Content) -> FaqIndex:
     """One index per loaded content in this process."""
-    hit = _shared.get(id(content))
-    if hit is None or hit[0] is not content:
-        _shared.clear()
-        hit = _shared[id(content)] = (content, FaqIndex(content))
-    return hit[1]
+    return derived(content, "faq", FaqIndex)

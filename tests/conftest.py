@@ -197,3 +197,18 @@ def app(make_helpline):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+@pytest.fixture
+def migrated_db(database_url, tmp_path):  # type: ignore[no-untyped-def]
+    """A migrated database (SQLite and PostgreSQL, via database_url) with encryption configured."""
+    from helpline import crypto, migrate
+    from helpline.config import Config
+    from helpline.db import Database
+    cfg = Config.from_env({"HELPLINE_DATA_DIR": str(tmp_path), "SECRET_KEY": "s", "DATABASE_URL": database_url,
+                           "HELPLINE_ENCRYPTION_KEY": crypto.new_key()})
+    crypto.configure(cfg)
+    migrate.upgrade(database_url)
+    d = Database(database_url)
+    yield d
+    d.dispose()

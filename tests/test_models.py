@@ -16,14 +16,8 @@ from helpline.models import Base, Contact, Conversation, Message
 
 
 @pytest.fixture
-def db(database_url, tmp_path):  # type: ignore[no-untyped-def]
-    cfg = Config.from_env({"HELPLINE_DATA_DIR": str(tmp_path), "SECRET_KEY": "s", "DATABASE_URL": database_url,
-                           "HELPLINE_ENCRYPTION_KEY": crypto.new_key()})
-    crypto.configure(cfg)
-    migrate.upgrade(database_url)
-    d = Database(database_url)
-    yield d
-    d.dispose()
+def db(migrated_db):  # type: ignore[no-untyped-def]
+    return migrated_db
 
 
 def test_migrations_reach_head_and_match_the_models(db):
