@@ -78,17 +78,35 @@ def queue_position(session: Session, conv: Conversation) -> int:
     return int(ahead or 0) + 1
 
 
+def by_language(candidates: list[Candidate]) -> dict[str, list[Candidate]]:
+    """Candidates indexed by the languages they speak: a conversation looks only at its speakers."""
+    index: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        for lang in c.staff.languages or []:
+            index.setdefault(lang, []).append(c)
+    return index
+
+
+def speakers(index: dict[str, list[Candidate]], language: str | None, accepts_english: bool) -> list[Candidate]:
+    found = list(index.get(language or "", []))
+    if accepts_english and language != "en":
+        found += index.get("en", [])
+    return found
+
+
 def plan_assignments(session: Session) -> list[tuple[Conversation, Staff]]:
     """Pairs for every waiting conversation that a free volunteer can take now, queue order kept."""
     candidates = free_volunteers(session)
     if not candidates:
         return []
+    index = by_language(candidates)
     pairs = []
     for conv in waiting_queue(session):
         contact = session.get(Contact, conv.contact_id) if conv.contact_id else None
         if contact is None:
             continue
-        best = best_volunteer(candidates, conv.language, conv.topic, contact.accepts_english)
+        best = best_volunteer(speakers(index, conv.language, contact.accepts_english), conv.language, conv.topic,
+                              contact.accepts_english)
         if best is None:
             continue
         best.load += 1
