@@ -305,8 +305,10 @@ def _load(base: Path) -> tuple[Content, list[str]]:
         doc = _load_yaml(path, errors)
         if not isinstance(doc, dict):
             continue
-        if path.stem == "exemplars":
-            exemplars = doc
+        if path.stem.startswith("exemplars"):  # exemplars.yaml, exemplars_more.yaml ...: one bank
+            for category, sentences in (doc.get("high") or {}).items():
+                exemplars.setdefault("high", {}).setdefault(category, []).extend(sentences or [])
+            exemplars.setdefault("lookalike", []).extend(doc.get("lookalike") or [])
         else:
             crisis[path.stem] = doc
     labelled: list[dict] = []
