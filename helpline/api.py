@@ -10,6 +10,7 @@ import hmac
 import secrets
 import statistics
 from functools import wraps
+from datetime import timedelta
 from typing import Any, Callable
 
 from flask import Blueprint, g, jsonify, request, session
@@ -115,6 +116,17 @@ def staff_json(st: Staff) -> dict:
 @login_required()
 def me():  # type: ignore[no-untyped-def]
     return jsonify({**staff_json(g.staff), "csrf_token": session.get("csrf")})
+
+
+@bp.put("/me")
+@login_required()
+def update_me():  # type: ignore[no-untyped-def]
+    """Volunteers appear to contacts only by the display name they choose."""
+    data = _body()
+    name = _text(data, "display_name", max_len=40)
+    g.staff.display_name = name
+    audit(g.session, f"staff:{g.staff.id}", "staff.display_name", "staff", g.staff.id)
+    return jsonify(staff_json(g.staff))
 
 
 @bp.put("/me/availability")
@@ -282,6 +294,58 @@ def close(conv_id: int):  # type: ignore[no-untyped-def]
     s.flush()
     do_assign_waiting(s)
     return jsonify(conversation_json(conv, s.get(Contact, conv.contact_id) if conv.contact_id else None))
+
+
+BLOCK_PERIODS = {"day": timedelta(days=1), "month": timedelta(days=30), "forever": timedelta(days=365 * 100)}
+
+
+@bp.post("/conversations/<int:conv_id>/flag")
+@login_required()
+def flag(conv_id: int):  # type: ignore[no-untyped-def]
+    """A volunteer flags the contact as abusive; a supervisor decides on a block."""
+    reason = _text(_body(), "reason", max_len=300)
+    s = g.session
+    conv = _visible(s.get(Conversation, conv_id))
+    contact = s.get(Contact, conv.contact_id) if conv.contact_id else None
+    if contact is None:
+        raise ApiError(409, "erased", "the contact erased their data")
+    contact.flagged_abusive = True
+    audit(s, f"staff:{g.staff.id}", "contact.flag", "conversation", conv.id, reason=reason)
+    return jsonify({"ok": True})
+
+
+@bp.post("/conversations/<int:conv_id>/block")
+@login_required("supervisor")
+def block(conv_id: int):  # type: ignore[no-untyped-def]
+    """Blocked contacts are told once; they still get emergency numbers in a crisis, but no routing."""
+    data = _body()
+    reason = _text(data, "reason", max_len=200)
+    period = data.get("until")
+    if period not in BLOCK_PERIODS:
+        raise ApiError(422, "invalid", {"until": f"one of {', '.join(BLOCK_PERIODS)}"})
+    s = g.session
+    conv = _visible(s.get(Conversation, conv_id))
+    contact = s.get(Contact, conv.contact_id) if conv.contact_id else None
+    if contact is None:
+        raise ApiError(409, "erased", "the contact erased their data")
+    contact.blocked_until, contact.block_reason, contact.block_notified = utcnow() + BLOCK_PERIODS[period], reason, False
+    if conv.status != "closed":
+        conv.status, conv.closed_at, conv.outcome = "closed", utcnow(), "blocked"
+    audit(s, f"staff:{g.staff.id}", "contact.block", "conversation", conv.id, until=period, reason=reason)
+    return jsonify({"ok": True, "blocked_until": contact.blocked_until.isoformat()})
+
+
+@bp.post("/conversations/<int:conv_id>/unblock")
+@login_required("supervisor")
+def unblock(conv_id: int):  # type: ignore[no-untyped-def]
+    s = g.session
+    conv = _visible(s.get(Conversation, conv_id))
+    contact = s.get(Contact, conv.contact_id) if conv.contact_id else None
+    if contact is None:
+        raise ApiError(409, "erased", "the contact erased their data")
+    contact.blocked_until, contact.block_reason, contact.block_notified = None, None, False
+    audit(s, f"staff:{g.staff.id}", "contact.unblock", "conversation", conv.id)
+    return jsonify({"ok": True})
 
 
 @bp.get("/escalations")

@@ -56,7 +56,14 @@ def spec() -> dict:
                                           schema=_obj(["csrf_token"], csrf_token=s), auth=False),
                                     "security": []}},
             "/api/logout": {"post": _op("log out")},
-            "/api/me": {"get": _op("own profile")},
+            "/api/me": {"get": _op("own profile"), "put": _op("choose the display name contacts see", body=_obj(
+                ["display_name"], display_name={"type": "string", "minLength": 1, "maxLength": 40}))},
+            "/api/conversations/{id}/flag": {"post": _op("flag the contact as abusive", body=_obj(
+                ["reason"], reason={"type": "string", "minLength": 1}), params=ID)},
+            "/api/conversations/{id}/block": {"post": _op("block the contact (supervisor)", body=_obj(
+                ["reason", "until"], reason={"type": "string", "minLength": 1},
+                until={"type": "string", "enum": ["day", "month", "forever"]}), params=ID)},
+            "/api/conversations/{id}/unblock": {"post": _op("unblock the contact (supervisor)", params=ID)},
             "/api/me/availability": {"put": _op("go on or off shift",
                                                 body=_obj(["available"], available={"type": "boolean"}))},
             "/api/conversations": {"get": _op("conversations", schema={"type": "array", "items": CONVERSATION},

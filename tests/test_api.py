@@ -134,3 +134,39 @@ def test_errors_are_json_never_html(client):
     assert r.status_code == 404 and r.is_json
     r = client.post("/healthz")
     assert r.status_code == 405 and r.is_json
+
+
+def test_display_name_is_what_contacts_see(app, client, fakes):
+    h = login(client, "amal@example.org", "amal-password-1")
+    assert client.put("/api/me", json={"display_name": "Nour"}, headers=h).json["display_name"] == "Nour"
+    assert client.put("/api/me", json={"display_name": ""}, headers=h).status_code == 422
+    client.put("/api/me/availability", json={"available": True}, headers=h)
+    waiting_contact(app, client, "+4915100000803")
+    assert "Nour" in fakes.messages("+4915100000803")[-1].text and "Amal" not in fakes.messages("+4915100000803")[-1].text
+
+
+def test_flag_then_block_then_unblock(app, client, fakes):
+    h = login(client, "amal@example.org", "amal-password-1")
+    client.put("/api/me/availability", json={"available": True}, headers=h)
+    number = "+4915100000804"
+    waiting_contact(app, client, number)
+    [conv] = client.get("/api/conversations?status=active").json
+    assert client.post(f"/api/conversations/{conv['id']}/flag", json={"reason": "insults"}, headers=h).status_code == 200
+    assert client.post(f"/api/conversations/{conv['id']}/block", json={"reason": "x", "until": "day"},
+                       headers=h).status_code == 403  # supervisors block
+    sup = app.test_client()
+    hs = login(sup, "sam@example.org", "sam-password-1")
+    assert sup.post(f"/api/conversations/{conv['id']}/block", json={"reason": "abuse", "until": "week"},
+                    headers=hs).status_code == 422
+    assert sup.post(f"/api/conversations/{conv['id']}/block", json={"reason": "abuse", "until": "month"},
+                    headers=hs).status_code == 200
+    before = len(fakes.messages(number))
+    for text in ("hello?", "HUMAN", "hello again"):
+        post_twilio(client, sms(number, text))
+        run_jobs(app)
+    told = fakes.messages(number)[before:]
+    assert len(told) == 1  # told once, politely
+    post_twilio(client, sms(number, "I want to kill myself tonight"))
+    run_jobs(app)
+    assert "112" in fakes.messages(number)[-1].text  # a crisis always gets emergency numbers
+    assert sup.post(f"/api/conversations/{conv['id']}/unblock", headers=hs).status_code == 200

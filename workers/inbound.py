@@ -144,7 +144,8 @@ def _crisis(s: Session, contact: Contact, conv: Conversation, screening: Screeni
                    conversation=conv, crisis=True, force=True)
         contact.state = {**contact.state, "crisis_reply_at": utcnow().timestamp()}
     conv.priority = 2
-    if conv.status != "active":
+    blocked = contact.blocked_until is not None and contact.blocked_until > utcnow()
+    if conv.status != "active" and not blocked:  # a blocked contact is paged for, not routed to volunteers
         do_request_human(s, contact, conv, priority=2)
     contact.state = {**contact.state, "node": "handoff", "welcomed": True}
     log.info("crisis escalation %s for contact %s (%s, %s)", esc.id, contact.alias, category, screening.method)
