@@ -46,11 +46,6 @@ class RequestHuman:
 
 
 @dataclass(frozen=True)
-class AcceptEnglish:
-    pass
-
-
-@dataclass(frozen=True)
 class LeaveMessage:
     text: str
 

@@ -124,12 +124,10 @@ def _lines() -> list[str]:
 
 def cmd_crisis(args: argparse.Namespace) -> int:
     from helpline.content import load_content
-    from helpline.crisis import Screener
-    screener = Screener(load_content())
+    from helpline.crisis import describe, shared_screener
+    screener = shared_screener(load_content())
     for line in _lines():
-        r = screener.screen(line)
-        print(json.dumps({"crisis": r.level == "high", "level": r.level, "category": r.category,
-                          "score": round(r.score, 4)}, ensure_ascii=False), flush=True)
+        print(json.dumps(describe(screener.screen(line)), ensure_ascii=False), flush=True)
     return 0
 
 

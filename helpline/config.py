@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -141,6 +141,3 @@ def _is_e164(value: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
 
-
-def config_field_names() -> list[str]:
-    return [f.name for f in fields(Config)]

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flows.engine import (AcceptEnglish, Erase, LeaveMessage, Menu, RequestHuman, Resubscribe, Say, SayText,
+from flows.engine import (Erase, LeaveMessage, Menu, RequestHuman, Resubscribe, Say, SayText,
                           SetLanguage, SetTopic, Turn, Unsubscribe)
 from helpline.conversations import (audit, do_request_human, get_open_conversation, get_or_open_conversation,
                                     text_for)
@@ -166,9 +166,7 @@ def _distress(s: Session, contact: Contact, conv: Conversation, screening: Scree
 
 def _to_volunteer(s: Session, contact: Contact, conv: Conversation, msg: Message, text: str) -> None:
     """While a volunteer talks, messages go to them; only STOP / START / DELETE act."""
-    rt = current_runtime()
-    from flows.engine import Keywords
-    cmd = Keywords(rt.content).command(text) if text else None
+    cmd = current_runtime().engine.keywords.command(text) if text else None
     if cmd in ("stop", "start", "delete"):
         _run_flow(s, contact, conv, msg, text, expired=False)
 
@@ -280,8 +278,6 @@ def _run_flow(s: Session, contact: Contact, conv: Conversation, msg: Message | N
             audit(s, f"contact:{contact.alias}", "contact.unsubscribe", "contact", contact.id)
         elif isinstance(effect, Resubscribe):
             contact.unsubscribed = False
-        elif isinstance(effect, AcceptEnglish):
-            contact.accepts_english = True
         elif isinstance(effect, RequestHuman):
             flush()
             outcome = do_request_human(s, contact, conv)
