@@ -144,3 +144,10 @@ def sms(number: str, text: str, **extra: str) -> dict[str, str]:
          "FromCountry": "DE", "ToCountry": "US"}
     p.update(extra)
     return p
+
+
+def login(client: FlaskClient, email: str, password: str) -> dict[str, str]:
+    """Logs a staff member in through the API; returns the CSRF header for unsafe requests."""
+    r = client.post("/api/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.json
+    return {"X-CSRF-Token": r.json["csrf_token"]}

@@ -5,13 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from helpline.models import AuditLog, Conversation, Staff
-from tests.support import post_twilio, run_jobs, sms
-
-
-def login(client, email: str, password: str) -> dict:  # type: ignore[no-untyped-def]
-    r = client.post("/api/login", json={"email": email, "password": password})
-    assert r.status_code == 200, r.json
-    return {"X-CSRF-Token": r.json["csrf_token"]}
+from tests.support import login, post_twilio, run_jobs, sms
 
 
 def waiting_contact(app, client, number: str = "+4915100000801") -> None:  # type: ignore[no-untyped-def]

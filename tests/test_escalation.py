@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from helpline.models import AuditLog, Conversation, Escalation, Page, Staff, utcnow
 from helpline.runtime import set_process_runtime
-from tests.support import post_telegram, post_twilio, run_jobs, sms, wa
+from tests.support import login, post_telegram, post_twilio, run_jobs, sms, wa
 from workers.scheduler import run_round
 
 WEBER, HADDAD_CHAT = "+4915112345678", "777001"
@@ -105,8 +105,7 @@ def test_acknowledge_and_resolve_in_the_dashboard(app, client, fakes):
     post_twilio(client, sms("+4915100000703", CRISIS))
     run_jobs(app)
     esc_id = escalations(app)[0].id
-    r = client.post("/api/login", json={"email": "sam@example.org", "password": "sam-password-1"})
-    csrf = {"X-CSRF-Token": r.json["csrf_token"]}
+    csrf = login(client, "sam@example.org", "sam-password-1")
     [listed] = client.get("/api/escalations?status=open").json
     assert listed["id"] == esc_id and listed["pages"]
     assert client.post(f"/api/escalations/{esc_id}/acknowledge", headers=csrf).status_code == 200
@@ -181,8 +180,7 @@ def test_professional_takes_the_conversation_over(app, client, fakes):
     post_twilio(client, sms("+4915100000709", CRISIS))
     run_jobs(app)
     esc_id = escalations(app)[0].id
-    r = client.post("/api/login", json={"email": "weber@example.org", "password": "weber-password-1"})
-    csrf = {"X-CSRF-Token": r.json["csrf_token"]}
+    csrf = login(client, "weber@example.org", "weber-password-1")
     r = client.post(f"/api/escalations/{esc_id}/take", headers=csrf)
     assert r.status_code == 200 and r.json["status"] == "active"
     conv_id = r.json["id"]
