@@ -16,9 +16,10 @@ from typing import Any, Callable
 from flask import Blueprint, g, jsonify, request, session
 from sqlalchemy import func, select
 
-from helpline.conversations import audit, do_assign, do_assign_waiting, do_close, do_return_to_queue
+from helpline.conversations import audit, do_assign, do_assign_waiting, do_close, do_off_shift, do_return_to_queue
+from helpline.crisis import HIGH_CATEGORIES
 from helpline.errors import ApiError
-from helpline.escalation import do_acknowledge, do_resolve, escalation_json
+from helpline.escalation import do_acknowledge, do_open_escalation, do_resolve, escalation_json
 from helpline.models import Contact, Conversation, Escalation, Message, Staff, utcnow
 from helpline.outbox import queue_text
 from helpline.ratelimit import clear, count, hit
@@ -139,10 +140,7 @@ def availability():  # type: ignore[no-untyped-def]
     staff.available = data["available"]
     audit(s, f"staff:{staff.id}", "availability", "staff", staff.id, available=staff.available)
     if not staff.available:
-        for conv in s.scalars(select(Conversation).where(Conversation.assigned_to == staff.id,
-                                                         Conversation.status == "active",
-                                                         Conversation.opened_at.is_(None))):
-            do_return_to_queue(s, conv, f"staff:{staff.id}", "went off shift")
+        do_off_shift(s, staff, f"staff:{staff.id}", "went off shift")
     s.flush()
     do_assign_waiting(s)
     return jsonify(staff_json(staff))
@@ -296,6 +294,44 @@ def close(conv_id: int):  # type: ignore[no-untyped-def]
     return jsonify(conversation_json(conv, s.get(Contact, conv.contact_id) if conv.contact_id else None))
 
 
+@bp.get("/conversations/<int:conv_id>/canned")
+@login_required()
+def canned(conv_id: int):  # type: ignore[no-untyped-def]
+    """Canned responses from content/ in the contact's language, with the English beside them as a label."""
+    conv = _visible(g.session.get(Conversation, conv_id))
+    rt = current_runtime()
+    content = rt.content
+    lang = conv.language if conv.language in content.messages else "en"
+    contact = g.session.get(Contact, conv.contact_id) if conv.contact_id else None
+    region = (contact.region if contact else None) or rt.config.default_region
+    params = {"name": g.staff.public_name, "emergency": content.emergency_for(region).get("emergency", "112")}
+    keys = [k for k in content.messages["en"] if k.startswith("canned.")]
+    return jsonify({"language": lang, "direction": content.direction(lang), "responses": [
+        {"key": k, "label": content.text(k, "en", **params), "text": content.text(k, lang, **params)}
+        for k in keys]})
+
+
+@bp.post("/conversations/<int:conv_id>/escalate")
+@login_required()
+def escalate(conv_id: int):  # type: ignore[no-untyped-def]
+    """A volunteer sees danger the screener missed: the same ladder as an automatic crisis."""
+    data = _body()
+    category = data.get("category")
+    if category not in HIGH_CATEGORIES:
+        raise ApiError(422, "invalid", {"category": f"one of {', '.join(HIGH_CATEGORIES)}"})
+    reason = _text(data, "reason", required=False, max_len=500)
+    s = g.session
+    conv = _visible(s.get(Conversation, conv_id))
+    contact = s.get(Contact, conv.contact_id) if conv.contact_id else None
+    if contact is None:
+        raise ApiError(409, "erased", "the contact erased their data")
+    esc = do_open_escalation(s, contact, conv, category)
+    conv.priority = 2
+    audit(s, f"staff:{g.staff.id}", "escalation.by_staff", "escalation", esc.id, category=category,
+          conversation_id=conv.id, reason=reason)
+    return jsonify(escalation_json(esc)), 201
+
+
 BLOCK_PERIODS = {"day": timedelta(days=1), "month": timedelta(days=30), "forever": timedelta(days=365 * 100)}
 
 
@@ -407,6 +443,16 @@ def take_over(esc_id: int):  # type: ignore[no-untyped-def]
     return jsonify(conversation_json(conv, s.get(Contact, conv.contact_id) if conv.contact_id else None))
 
 
+def _volume_per_day(s: Any, days: int) -> list[dict]:
+    """New conversations per UTC day and language, oldest first: [{"day", "language", "count"}]."""
+    col = Conversation.created_at
+    day = func.date(func.timezone("UTC", col)) if s.get_bind().dialect.name == "postgresql" else func.date(col)
+    since = utcnow() - timedelta(days=days)
+    rows = s.execute(select(day, Conversation.language, func.count()).where(col >= since)
+                     .group_by(day, Conversation.language).order_by(day)).all()
+    return [{"day": str(d), "language": lang or "unknown", "count": n} for d, lang, n in rows]
+
+
 @bp.get("/metrics")
 @login_required("supervisor")
 def metrics():  # type: ignore[no-untyped-def]
@@ -423,6 +469,9 @@ def metrics():  # type: ignore[no-untyped-def]
         Conversation.status == "closed", Conversation.assigned_at.is_(None),
         Conversation.queued_at.is_not(None))) or 0
     return jsonify({"waiting": by_status.get("waiting", 0), "active": by_status.get("active", 0),
+                    "volume_per_day": _volume_per_day(s, days=30),
+                    "escalations_by_outcome": {k or "open": v for k, v in s.execute(
+                        select(Escalation.outcome, func.count()).group_by(Escalation.outcome)).all()},
                     "answered": answered, "abandoned": abandoned,
                     "median_wait_seconds": statistics.median(waits) if waits else None,
                     "p90_wait_seconds": statistics.quantiles(waits, n=10)[-1] if len(waits) >= 2 else None,

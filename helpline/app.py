@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from helpline import crypto
@@ -31,6 +33,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["helpline"] = runtime
 
     from helpline.api import bp as api_bp
+    from helpline.api_staff import bp as api_staff_bp
     from helpline.dashboard import bp as dashboard_bp
     from helpline.health import bp as health_bp
     from webhooks import bp as webhooks_bp
@@ -38,6 +41,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_staff_bp)
     app.register_blueprint(dashboard_bp)
     _register_errors(app)
 
@@ -63,6 +67,15 @@ def _register_errors(app: Flask) -> None:
     def _http_error(e: HTTPException):  # type: ignore[no-untyped-def]
         code = (e.name or "error").lower().replace(" ", "_")
         return jsonify({"error": code, "detail": e.description}), e.code
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_away(e: Exception):  # type: ignore[no-untyped-def]
+        """The database is down or overloaded: a 503 the provider retries, one log line, no stack trace."""
+        log.warning("database unavailable: %s", type(getattr(e, "orig", None) or e).__name__)
+        resp = jsonify({"error": "unavailable", "detail": "the database is unavailable; try again shortly"})
+        resp.headers["Retry-After"] = "5"
+        return resp, 503
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # type: ignore[no-untyped-def]

@@ -121,6 +121,20 @@ def do_return_to_queue(session: Session, conv: Conversation, actor: str, reason:
     audit(session, actor, "conversation.requeue", "conversation", conv.id, reason=reason)
 
 
+def do_off_shift(session: Session, staff: Staff, actor: str, reason: str, opened_too: bool = False) -> None:
+    """Off shift: conversations not yet opened go back to the queue at their old place.
+
+    Conversations already under way stay with the volunteer to finish, unless
+    `opened_too` (the staff member is leaving the team).
+    """
+    staff.available = False
+    q = select(Conversation).where(Conversation.assigned_to == staff.id, Conversation.status == "active")
+    if not opened_too:
+        q = q.where(Conversation.opened_at.is_(None))
+    for conv in session.scalars(q):
+        do_return_to_queue(session, conv, actor, reason)
+
+
 def do_close(session: Session, conv: Conversation, actor: str, outcome: str, notes: str | None,
              tags: list[str] | None = None) -> None:
     conv.status, conv.closed_at, conv.outcome, conv.notes = "closed", utcnow(), outcome, notes

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from helpline.content import TOPICS
 from helpline.runtime import current_runtime
 
 bp = Blueprint("dashboard", __name__)
@@ -17,4 +18,4 @@ def landing():  # type: ignore[no-untyped-def]
 def dashboard():  # type: ignore[no-untyped-def]
     rt = current_runtime()
     rtl = [x["code"] for x in rt.content.languages if x["direction"] == "rtl"]
-    return render_template("dashboard.html", rtl=rtl)
+    return render_template("dashboard.html", rtl=rtl, languages=rt.content.codes, topics=TOPICS)

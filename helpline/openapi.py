@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpline.crisis import HIGH_CATEGORIES
+
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "detail": {}}}
 CONVERSATION = {"type": "object", "properties": {
     "id": {"type": "integer"}, "channel": {"type": "string"}, "language": {"type": ["string", "null"]},
@@ -39,6 +41,13 @@ def _obj(required: list[str], **props: Any) -> dict:
     return {"type": "object", "required": required, "properties": props}
 
 
+STAFF_FIELDS = {"name": {"type": "string", "minLength": 1, "maxLength": 120},
+                "role": {"type": "string", "enum": ["volunteer", "professional", "supervisor"]},
+                "languages": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]{2}$"}},
+                "topics": {"type": "array", "items": {"type": "string"}},
+                "max_conversations": {"type": "integer", "minimum": 1, "maximum": 50},
+                "trained_until": {"type": "string", "format": "date", "nullable": True},
+                "active": {"type": "boolean"}, "available": {"type": "boolean"}}
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 
 
@@ -85,6 +94,18 @@ def spec() -> dict:
             "/api/escalations/{id}/resolve": {"post": _op("resolve", body=_obj(
                 ["outcome"], outcome={"type": "string", "minLength": 1}, notes=s), params=ID)},
             "/api/escalations/{id}/take": {"post": _op("take the conversation over", params=ID)},
-            "/api/metrics": {"get": _op("queue and escalation metrics")},
+            "/api/metrics": {"get": _op("queue and escalation metrics, volume per day and language")},
+            "/api/conversations/{id}/canned": {"get": _op("canned responses in the contact's language", params=ID)},
+            "/api/conversations/{id}/escalate": {"post": _op("escalate by hand: opens (or raises) the paging ladder",
+                                                             201, body=_obj(["category"], category={
+                                                                 "type": "string", "enum": list(HIGH_CATEGORIES)},
+                                                                 reason=s), schema=ESCALATION, params=ID)},
+            "/api/staff": {"get": _op("colleagues and their load (supervisors: every staff member)",
+                                      schema={"type": "array", "items": {"type": "object"}}),
+                           "post": _op("add a staff member (supervisor)", 201, body=_obj(
+                               ["email", "name", "role", "password"], **STAFF_FIELDS, email=s,
+                               password={"type": "string", "minLength": 8}))},
+            "/api/staff/{id}": {"patch": _op("change a staff member (supervisor)", body=_obj(
+                [], **STAFF_FIELDS, password={"type": "string", "minLength": 8}), params=ID)},
         },
     }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -76,29 +77,98 @@ def test_volunteer_answers_an_arabic_contact_right_to_left(app, client, fakes, l
     assert page.get_attribute("#transcript", "dir") == "rtl"
     direction = page.eval_on_selector("#transcript li", "el => getComputedStyle(el).direction")
     assert direction == "rtl"
+    # a canned response in the contact's language goes into the reply box, then out to the contact
+    until(lambda: page.locator("#canned option").count() > 3)
+    greeting = app.extensions["helpline"].content.text("canned.greeting", "ar", name="Amal")
+    page.select_option("#canned", value=greeting)
+    assert page.input_value("#reply-text") == greeting
+    assert page.get_attribute("#reply-text", "dir") == "rtl"
     page.screenshot(path=str(ARTIFACTS / "volunteer-conversation-ar.png"), full_page=True)
+    page.click("#reply button[type=submit]")
+    until(lambda: any(m.text == greeting for m in fakes.messages("whatsapp:" + number)), app)
     page.fill("#reply-text", "أهلا، أنا أمل. كيف أساعدك؟")
     page.click("#reply button[type=submit]")
     until(lambda: any("أمل" in m.text for m in fakes.messages("whatsapp:" + number)), app)
+    # the escalate button starts the paging ladder
+    page.click("#escalate-box summary")
+    page.select_option("#escalate-category", "violence")
+    page.fill("#escalate-reason", "says a man threatens her at the shelter")
+    page.click("#escalate button[type=submit]")
+
+    def escalated():  # type: ignore[no-untyped-def]
+        with app.extensions["helpline"].db.session() as s:
+            return s.scalar(select(Escalation.category))
+    assert until(escalated) == "violence"
+    page.wait_for_selector("#conv-badges .badge.crisis")
+    page.screenshot(path=str(ARTIFACTS / "volunteer-escalated.png"), full_page=True)
     page.close()
 
 
-def test_supervisor_acknowledges_an_escalation(app, client, fakes, live, browser):
+def test_supervisor_acknowledges_and_resolves_an_escalation(app, client, fakes, live, browser):
     post_twilio(client, sms("+4915100000902", "I want to kill myself tonight"))
     run_jobs(app)
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(live + "/dashboard")
     page.fill("#email", "sam@example.org")
     page.fill("#password", "sam-password-1")
     page.click("button[type=submit]")
-    button = page.wait_for_selector("#escalations li button", timeout=15000)
+    page.wait_for_selector("#esc-count:not([hidden])", timeout=15000)
+    page.click("#tabs button[data-view=escalations]")
+    button = page.wait_for_selector("#escalations tr button.danger", timeout=15000)
+    until(lambda: re.search(r"\d+ (s|min)", page.locator("#escalations .timer").first.text_content() or ""))
     page.screenshot(path=str(ARTIFACTS / "supervisor-escalations.png"), full_page=True)
     button.click()
 
-    def acknowledged() -> bool:
+    def status() -> str:
         with app.extensions["helpline"].db.session() as s:
-            return s.scalar(select(Escalation.status)) == "acknowledged"
-    until(acknowledged)
+            return s.scalar(select(Escalation.status))
+    until(lambda: status() == "acknowledged")
+    page.select_option("#esc-status", "acknowledged")
+    page.wait_for_selector("#escalations form.resolve input[name=outcome]")
+    page.fill("#escalations form.resolve input[name=outcome]", "safety_plan")
+    page.fill("#escalations form.resolve input[name=notes]", "called back, safe with a friend tonight")
+    page.click("#escalations form.resolve button[type=submit]")
+    until(lambda: status() == "resolved")
+    with app.extensions["helpline"].db.session() as s:
+        assert s.scalar(select(Escalation.outcome)) == "safety_plan"
+    page.close()
+
+
+def test_supervisor_pages_queue_team_staff_and_metrics(app, client, fakes, live, browser):
+    for number, text in (("+4915100000903", "Hello"), ("+4915100000904", "مرحبا")):
+        for t in (text, "HUMAN"):
+            post_twilio(client, sms(number, t))
+            run_jobs(app)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live + "/dashboard")
+    page.fill("#email", "sam@example.org")
+    page.fill("#password", "sam-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#main:not([hidden])")
+    page.click("#tabs button[data-view=queue]")
+    until(lambda: page.locator("#queue tr").count() == 2)
+    assert "4915100000903" not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "supervisor-queue.png"), full_page=True)
+    # staff management: add a volunteer who speaks Arabic; the waiting Arabic contact can then be served
+    page.click("#tabs button[data-view=staff]")
+    page.wait_for_selector("#staff tr")
+    form = "#staff-new "
+    page.fill(form + "input[name=name]", "Rania")
+    page.fill(form + "input[name=email]", "rania@example.org")
+    page.fill(form + "input[name=languages]", "ar, en")
+    page.fill(form + "input[name=trained_until]", "2099-01-01")
+    page.fill(form + "input[name=password]", "rania-password-1")
+    page.click(form + "button[type=submit]")
+    until(lambda: "rania@example.org" in (page.text_content("#staff") or ""))
+    page.screenshot(path=str(ARTIFACTS / "supervisor-staff.png"), full_page=True)
+    volunteer = app.test_client()
+    volunteer.post("/api/login", json={"email": "rania@example.org", "password": "rania-password-1"})
+    assert volunteer.get("/api/me").status_code == 200
+    page.click("#tabs button[data-view=metrics]")
+    page.wait_for_selector("#chart-days svg rect", timeout=20000)
+    page.wait_for_selector("#chart-languages svg rect")
+    assert page.locator("#metric-cards .card-metric").count() >= 6
+    page.screenshot(path=str(ARTIFACTS / "supervisor-metrics.png"), full_page=True)
     page.close()
 
 
