@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("HELPLINE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "httpx", "twilio.http_client", "rq.worker", "rq.scheduler"):
+    # at DEBUG, telegram.Bot logs the bot token, chat ids and texts; twilio's client logs numbers and bodies
+    for noisy in ("alembic", "httpx", "twilio.http_client", "rq.worker", "rq.scheduler", "telegram"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
