@@ -343,4 +343,4 @@ def _is_greeting(text: str) -> bool:
 
 def _number(text: str) -> int | None:
     t = normalise(text)
-    return int(t) if t.isdigit() and len(t) <= 3 else None
+    return int(t) if t.isdecimal() and len(t) <= 3 else None

@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from helpline.content import Content, derived
-from helpline.normalise import is_arabic_script, is_latin_or_cyrillic, normalise
+from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
 # an embedding score this close to a crisis exemplar, and this far ahead of the nearest look-alike
@@ -52,7 +52,7 @@ NONE = Screening(None, None, 0.0)
 def _phrase_regex(phrase: str) -> str | None:
     """Token sequence -> regex over normalised text; `word*` is a prefix, `...` up to 3 tokens."""
     parts: list[str] = []
-    for raw in phrase.split():
+    for raw in _folded(phrase).split():
         if raw == "...":
             parts.append(r"(?:\S+ ){0,3}")
             continue
@@ -68,6 +68,13 @@ def _phrase_regex(phrase: str) -> str | None:
     if not parts or all(p.startswith("(?:\\S+") for p in parts):
         return None
     return "(?<!\\S)" + "".join(parts)[:-1] + "(?!\\S)"
+
+
+def _folded(phrase: str) -> str:
+    """The phrase's tokens normalised one by one (`*` and `...` kept), then folded as a whole message is:
+    normalise() joins "مي" / "ب" to the next word, so "ځان مې ووژنم" must be matched as "ځان ميووژنم"."""
+    return fold_words(" ".join(raw if raw == "..." else normalise(raw.rstrip("*")) + "*" * raw.endswith("*")
+                               for raw in phrase.split()))
 
 
 def _compile(phrases: list[str]) -> re.Pattern | None:

@@ -1,8 +1,9 @@
 """Text normalisation shared by crisis screening and keyword matching.
 
-Case, Unicode NFKC, Arabic diacritics and letter variants, Persian/Arabic yeh
-and kaf, Ethiopic letter variants, Eastern digits, elongations; punctuation
-becomes space and emoji stand as tokens of their own.
+Case (Turkish dotted and dotless i alike), Unicode NFKC, Arabic diacritics and
+letter variants, Persian/Arabic yeh and kaf, Ethiopic letter variants, Eastern
+digits, elongations; punctuation becomes space and emoji stand as tokens of
+their own.
 """
 from __future__ import annotations
 
@@ -37,15 +38,25 @@ def _ethiopic(ch: str) -> str:
 def normalise(text: str) -> str:
     """One space-separated string of tokens, ready for phrase matching."""
     text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = text.replace("ı", "i").replace("i\u0307", "i")  # Turkish I: "KIZIMI", "KENDİMİ" fold like "kızımı"
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_MAP)
     if any("\u1200" <= ch <= "\u137f" for ch in text):
         text = "".join(_ethiopic(ch) for ch in text).replace("\u1361", " ").replace("\u1362", " ")
-    text = _ELONGATION.sub(r"\1", text)
     text = _EMOJI.sub(lambda m: f" {m.group(0)} ", text)
     text = _NON_WORD.sub(" ", text)
     text = text.replace("_", " ")
-    text = _PERSIAN_PREFIX.sub(r"\1", text)  # "می خواهم" and "میخواهم" are one word
-    return " ".join(text.split())
+    return fold_words(" ".join(text.split()))
+
+
+def fold_words(text: str) -> str:
+    """Elongations collapse and Persian prefixes join ("می خواهم" and "میخواهم" are one word) until
+    neither changes anything, so that normalising twice equals normalising once: a join can make an
+    elongation ("ب ببب") and a collapse a prefix ("میییی خواهم"). Each change shortens the text."""
+    while True:
+        folded = _PERSIAN_PREFIX.sub(r"\1", _ELONGATION.sub(r"\1", text))
+        if folded == text:
+            return text
+        text = folded
 
 
 def is_latin_or_cyrillic(token: str) -> bool:
