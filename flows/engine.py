@@ -161,6 +161,10 @@ class Engine:
                 return self._enter("language", {}, effects)
             if command in (None, "start", "menu", "help") and _is_greeting(text):
                 return self._enter(self.flow.start, {}, effects)
+        if turn.detected and turn.detected != turn.lang and not turn.new_contact and (
+                command or state.get("node") != "language"):  # the language menu takes a sentence as a choice
+            # they write confidently in another language: answer in it from now on, commands included
+            effects.append(SetLanguage(turn.detected, confirmed=False))
         if command:
             return self._command(command, state, turn, effects)
         if turn.expired and not turn.new_contact:
@@ -172,8 +176,6 @@ class Engine:
         if turn.has_media and not text:
             effects.append(Say("media_unsupported"))
             return Step(state, effects)
-        if turn.detected and turn.detected != turn.lang and state.get("node") != "language":
-            effects.append(SetLanguage(turn.detected, confirmed=False))
         node_name = state.get("node") or self.flow.start
         if node_name not in self.flow.nodes:
             node_name = self.flow.start

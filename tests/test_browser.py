@@ -184,3 +184,35 @@ def test_web_chat_contact_gets_answers_live(app, live, browser):
     until(lambda: "BAMF" in page.inner_text("#log"), app)
     page.screenshot(path=str(ARTIFACTS / "web-chat.png"), full_page=True)
     page.close()
+
+
+def test_web_chat_contact_and_dashboard_volunteer_talk_live(app, live, browser):
+    """A contact writes in /chat, a volunteer answers in the dashboard, the contact sees it live."""
+    volunteer = browser.new_page(viewport={"width": 1200, "height": 800})
+    volunteer.goto(live + "/dashboard")
+    volunteer.fill("#email", "claire@example.org")
+    volunteer.fill("#password", "claire-password-1")
+    volunteer.click("button[type=submit]")
+    volunteer.wait_for_selector("#main:not([hidden])")
+    volunteer.check("#available")
+    until(lambda: volunteer.is_checked("#available"))
+    contact = browser.new_context(viewport={"width": 390, "height": 800}).new_page()  # its own cookie jar
+    contact.goto(live + "/chat")
+    for text in ("Bonjour", "Je voudrais parler à une personne"):
+        contact.fill("#text", text)
+        contact.click("#send button")
+        until(lambda: text in contact.inner_text("#log"), app)
+    until(lambda: volunteer.locator("#conversations li").count() == 1, app)
+    until(lambda: "Claire" in contact.inner_text("#log"), app)  # told who they are talking to
+    volunteer.click("#conversations li")
+    volunteer.wait_for_selector("#transcript li")
+    volunteer.fill("#reply-text", "Bonjour, je suis Claire. Je vous écoute.")
+    volunteer.click("#reply button[type=submit]")
+    until(lambda: "je suis Claire" in contact.inner_text("#log"), app)
+    contact.fill("#text", "Merci, j'ai une question sur mon logement")
+    contact.click("#send button")
+    until(lambda: "logement" in volunteer.inner_text("#transcript"), app)
+    contact.screenshot(path=str(ARTIFACTS / "web-chat-with-volunteer.png"), full_page=True)
+    volunteer.screenshot(path=str(ARTIFACTS / "volunteer-web-chat.png"), full_page=True)
+    volunteer.close()
+    contact.close()

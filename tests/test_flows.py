@@ -60,6 +60,13 @@ def test_a_question_in_a_recognised_language_skips_the_choice(person):
     assert person.contact().language == "fr"
 
 
+def test_asking_for_a_person_in_another_language_is_answered_in_it(person):
+    person.say("Hello")  # no language yet: the language menu
+    replies = person.say("Je voudrais parler à une personne, s'il vous plaît")
+    assert person.contact().language == "fr"
+    assert replies == [text("handoff_out_of_hours", "fr")]  # nobody on shift: the options, in French
+
+
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("command,key", [("menu", "main_menu"), ("help", "help"), ("language", "choose_language"),
                                          ("stop", "stopped"), ("delete", "delete_confirm")])
