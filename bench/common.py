@@ -70,12 +70,17 @@ def stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def signed_body(url: str, number: str, text: str, token: str = TOKEN) -> tuple[bytes, str]:
-    params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": SID, "From": number, "To": "+14155550100",
-              "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+def signed_form(url: str, params: dict[str, str], token: str = TOKEN) -> tuple[bytes, str]:
+    """A Twilio webhook body and its X-Twilio-Signature (the algorithm Twilio documents)."""
     s = url + "".join(k + params[k] for k in sorted(params))
     sig = base64.b64encode(hmac.new(token.encode(), s.encode(), hashlib.sha1).digest()).decode()
     return urllib.parse.urlencode(params).encode(), sig
+
+
+def signed_body(url: str, number: str, text: str, token: str = TOKEN) -> tuple[bytes, str]:
+    params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": SID, "From": number, "To": "+14155550100",
+              "Body": text, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    return signed_form(url, params, token)
 
 
 def post(conn: http.client.HTTPConnection, body: bytes, sig: str) -> int:
@@ -173,3 +178,93 @@ def rss_mb(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total / 1024
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    return {"p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99), "n": len(values)}
+
+
+class Client:
+    """One keep-alive HTTP connection per thread, reopened before it idles past gunicorn's 2 s keep-alive
+    (a request on a connection the server just closed would fail or pay a reconnect inside the timing)."""
+
+    IDLE_SECONDS = 1.5
+
+    def __init__(self, port: int, timeout: float = 30) -> None:
+        self.port, self.timeout = port, timeout
+        self.local = threading.local()
+        self.cookie = ""
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn, used = getattr(self.local, "conn", None), getattr(self.local, "used", 0.0)
+        if conn is None or time.monotonic() - used > self.IDLE_SECONDS:
+            if conn is not None:
+                conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            conn.connect()
+            self.local.conn = conn
+        return conn
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
+        """(status, body, seconds); status 0 when the connection failed."""
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        conn = self._conn()
+        t = time.perf_counter()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            status = r.status
+            cookie = r.getheader("Set-Cookie")
+            if cookie:
+                self.cookie = cookie.split(";", 1)[0]
+        except OSError:
+            conn.close()
+            self.local.conn = None
+            return 0, b"", time.perf_counter() - t
+        self.local.used = time.monotonic()
+        return status, data, time.perf_counter() - t
+
+
+def descendants(pid: int) -> list[int]:
+    """The process and every process below it."""
+    parents: dict[int, int] = {}
+    for e in Path("/proc").iterdir():
+        if e.name.isdigit():
+            try:
+                parents[int(e.name)] = int((e / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = {pid}, {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return sorted(p for p in found if p in parents)
+
+
+def memory_mb(pid: int) -> tuple[float, float | None]:
+    """(RSS, PSS) of one process in MB; PSS shares pages among the processes that map them (None when
+    /proc/PID/smaps_rollup is unreadable)."""
+    rss = pss = None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return rss or 0.0, pss
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0

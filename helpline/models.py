@@ -129,7 +129,9 @@ class Staff(Base):
 class Conversation(Base):
     __tablename__ = "conversation"
     __table_args__ = (Index("ix_conversation_status_priority", "status", "priority", "queued_at"),
-                      Index("ix_conversation_assigned", "assigned_to", "status"))
+                      Index("ix_conversation_assigned", "assigned_to", "status"),
+                      Index("ix_conversation_last_message", "last_message_at"),  # lists, newest first
+                      Index("ix_conversation_status_last_message", "status", "last_message_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
