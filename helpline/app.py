@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -19,12 +19,15 @@ log = logging.getLogger(__name__)
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
+    https = config.public_base_url.startswith("https://")
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.public_base_url.startswith("https://"),
+        # an NGO's site may show /chat in a frame: then the cookie must travel cross-site (HTTPS only);
+        # the API still needs its X-CSRF-Token on every unsafe request
+        SESSION_COOKIE_SAMESITE="None" if config.chat_embed_origins and https else "Lax",
+        SESSION_COOKIE_SECURE=https,
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -49,10 +52,11 @@ def create_app(config: Config | None = None) -> Flask:
     def _security_headers(resp):  # type: ignore[no-untyped-def]
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        ancestors = " ".join(("'self'",) + (config.chat_embed_origins if request.path.startswith("/chat") else ()))
         resp.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; connect-src 'self'; frame-ancestors 'self'")
+            f"script-src 'self'; connect-src 'self'; frame-ancestors {ancestors}")
         return resp
 
     return app

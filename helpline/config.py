@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ class Config:
     session_expiry_seconds: int = 6 * 3600
     retention_days: int = 90
     encryption_key: str = ""
+    chat_embed_origins: tuple[str, ...] = ()
     http_timeout_seconds: float = 10.0
     embedded_redis: bool = False
     testing: bool = False
@@ -97,6 +99,7 @@ class Config:
             session_expiry_seconds=_int(env, "SESSION_EXPIRY_SECONDS", 6 * 3600, minimum=1),
             retention_days=_int(env, "HELPLINE_RETENTION_DAYS", 90, minimum=1),
             encryption_key=env.get("HELPLINE_ENCRYPTION_KEY", ""),
+            chat_embed_origins=_origins(env, "HELPLINE_CHAT_EMBED_ORIGINS"),
         )
 
 
@@ -113,6 +116,15 @@ def _kept_secret(data_dir: Path, name: str) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Sites allowed to show the web chat in a frame: https://ngo.example, space- or comma-separated."""
+    origins = tuple(o.rstrip("/") for o in env.get(name, "").replace(",", " ").split())
+    for o in origins:
+        if not re.fullmatch(r"https://[a-z0-9.-]+(:\d{1,5})?", o.lower()):
+            raise ConfigError(f"{name}: {o!r} is not an origin such as https://ngo.example (https only)")
+    return origins
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
+
 from sqlalchemy import select, text, update
 
 from helpline import crypto
@@ -64,3 +66,23 @@ def test_responses_carry_no_number_and_security_headers(app, client):
         assert b"4915100001103" not in r.data
         assert "frame-ancestors" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_web_chat_can_be_framed_by_the_ngos_own_site_and_nothing_else(make_helpline):
+    app = make_helpline(PUBLIC_BASE_URL="https://help.example", HELPLINE_CHAT_EMBED_ORIGINS="https://ngo.example")
+    client = app.test_client()
+    chat = client.get("/chat", base_url="https://help.example").headers["Content-Security-Policy"]
+    dashboard = client.get("/dashboard", base_url="https://help.example").headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://ngo.example" in chat
+    assert "ngo.example" not in dashboard  # staff pages are never framed by another site
+    r = client.post("/chat/messages", json={"text": "Hello"}, base_url="https://help.example")
+    cookie = r.headers["Set-Cookie"]
+    assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_embed_origins_must_be_https_origins():
+    from helpline.config import Config, ConfigError
+    with pytest.raises(ConfigError, match="HELPLINE_CHAT_EMBED_ORIGINS"):
+        Config.from_env({"SECRET_KEY": "x", "HELPLINE_CHAT_EMBED_ORIGINS": "http://ngo.example"})
+    cfg = Config.from_env({"SECRET_KEY": "x", "HELPLINE_CHAT_EMBED_ORIGINS": "https://a.example, https://b.example:8443/"})
+    assert cfg.chat_embed_origins == ("https://a.example", "https://b.example:8443")
