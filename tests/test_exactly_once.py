@@ -79,3 +79,20 @@ def test_one_contact_is_processed_in_order_by_concurrent_workers(app, client, fa
     texts = [m.text for m in fakes.messages(number)]
     assert len(texts) == 4
     assert "Welcome" in texts[0] and "MENU" in texts[3]  # the HELP answer came last
+
+
+def test_a_lock_is_kept_while_its_holder_works_past_the_expiry(app):
+    """A slow job (the model loading under load) must not lose its contact lock to a second worker."""
+    import time
+
+    import pytest
+
+    from workers.locks import LockTimeout, named_lock
+    rt = app.extensions["helpline"]
+    with named_lock(rt, "slow-job", timeout=1, wait=0):
+        time.sleep(2.5)  # well past the 1 s expiry
+        with pytest.raises(LockTimeout):
+            with named_lock(rt, "slow-job", timeout=1, wait=0):
+                pass
+    with named_lock(rt, "slow-job", timeout=1, wait=0):  # released at the end: free again
+        pass

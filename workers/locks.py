@@ -5,6 +5,8 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+from redis.exceptions import LockError, RedisError
+
 from helpline.runtime import Runtime
 
 _local_locks: dict[str, threading.Lock] = {}
@@ -23,16 +25,34 @@ def named_lock(rt: Runtime, name: str, timeout: int = 120, wait: float = 60) -> 
         with lock:
             yield
         return
-    lock = rt.redis.lock(f"helpline:lock:{name}", timeout=timeout, blocking_timeout=wait)
+    # not thread-local: the keeper thread renews it with the holder's token
+    lock = rt.redis.lock(f"helpline:lock:{name}", timeout=timeout, blocking_timeout=wait, thread_local=False)
     if not lock.acquire():
         raise LockTimeout(name)
+    done = threading.Event()
+    keeper = threading.Thread(target=_keep, args=(lock, done, timeout / 3), daemon=True, name=f"lock:{name}")
+    keeper.start()
     try:
         yield
     finally:
+        done.set()
+        keeper.join()
         try:
             lock.release()
-        except Exception:  # expired while we worked: the next holder is already in; nothing to undo
+        except Exception:  # lost while we worked (Redis away): the next holder is already in; nothing to undo
             pass
+
+
+def _keep(lock, done: threading.Event, every: float) -> None:  # type: ignore[no-untyped-def]
+    """Renews the lock while its holder works, so a slow job or round never loses it by expiry;
+    the expiry is left for a holder that died."""
+    while not done.wait(every):
+        try:
+            lock.reacquire()
+        except LockError:  # taken over after a Redis outage: nothing left to renew
+            return
+        except RedisError:  # Redis away for a moment: try again at the next beat
+            continue
 
 
 def contact_lock(rt: Runtime, contact_id: int) -> "contextmanager[None]":  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from helpline.config import Config
 from helpline.models import Contact, Conversation, Message, utcnow
+from workers.locks import LockTimeout, named_lock
 
 log = logging.getLogger(__name__)
 STUCK_INBOUND_SECONDS = 5
@@ -98,20 +99,15 @@ def run_scheduler(config: Config, once: bool = False) -> int:
         while not stopping:
             started = time.monotonic()
             try:
-                lock = rt.redis.lock("helpline:scheduler", timeout=30, blocking_timeout=0)
-                if lock.acquire():
-                    try:
-                        counts = run_round(rt)
-                        if time.time() - last_purge > PURGE_EVERY_SECONDS:
-                            counts["purged"] = purge(rt)
-                            last_purge = time.time()
-                        if any(counts.values()):
-                            log.info("scheduler round: %s", counts)
-                    finally:
-                        try:
-                            lock.release()
-                        except Exception:
-                            pass
+                with named_lock(rt, "scheduler", timeout=30, wait=0):  # one scheduler acts per round
+                    counts = run_round(rt)
+                    if time.time() - last_purge > PURGE_EVERY_SECONDS:
+                        counts["purged"] = purge(rt)
+                        last_purge = time.time()
+                    if any(counts.values()):
+                        log.info("scheduler round: %s", counts)
+            except LockTimeout:  # another scheduler has this round
+                pass
             except Exception as e:  # Redis or the database away: try again next round
                 log.warning("scheduler round failed: %s: %s", type(e).__name__, str(e)[:200])
             if once:
