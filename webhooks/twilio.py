@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Response, request
 from sqlalchemy import select
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 STATUS_ORDER = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
 TERMINAL_FAILED = {"failed", "undelivered", "canceled"}
+SID = re.compile(r"[A-Za-z0-9]{2,64}")  # Twilio's are SM + 32 hex; the database keeps up to 64
 
 
 def _verified() -> bool:
@@ -26,7 +28,8 @@ def _verified() -> bool:
         return False
     base = rt.config.public_base_url
     url = (base + request.full_path.rstrip("?")) if base else request.url
-    return RequestValidator(rt.config.twilio_auth_token).validate(url, request.form.to_dict(flat=True), signature)
+    # the whole form: Twilio signs every value of a repeated field, so none can be added unsigned
+    return RequestValidator(rt.config.twilio_auth_token).validate(url, request.form, signature)
 
 
 def _twiml() -> Response:
@@ -45,11 +48,14 @@ def twilio_inbound():  # type: ignore[no-untyped-def]
     sid, sender = form.get("MessageSid") or form.get("SmsSid"), form.get("From", "")
     if not sid or not sender:
         return reject(400, "malformed", "MessageSid and From are required")
+    if not SID.fullmatch(sid):
+        return reject(400, "malformed", "MessageSid is not a Twilio id")
     if sender.startswith("whatsapp:"):
         channel, address = "whatsapp", sender[len("whatsapp:"):]
     else:
         channel, address = "sms", sender
-    if not address.startswith("+") or not address[1:].isdigit() or len(address) > 17:
+    digits = address[1:]  # ASCII only: str.isdigit() also takes "²" and "٤"
+    if not address.startswith("+") or not (digits.isascii() and digits.isdigit()) or len(address) > 17:
         return reject(400, "malformed", "From is not an E.164 number")
     try:
         num_media = int(form.get("NumMedia") or 0)
@@ -76,12 +82,15 @@ def twilio_status():  # type: ignore[no-untyped-def]
     sid, status = request.form.get("MessageSid"), (request.form.get("MessageStatus") or "").lower()
     if not sid or not status:
         return reject(400, "malformed", "MessageSid and MessageStatus are required")
+    if not SID.fullmatch(sid):
+        return reject(400, "malformed", "MessageSid is not a Twilio id")
     rt = current_runtime()
     with rt.db.session() as s:
         msg = s.scalar(select(Message).where(Message.direction == "out", Message.provider_id == sid))
         if msg is not None and msg.status not in TERMINAL_FAILED:
             if status in TERMINAL_FAILED:
-                msg.status, msg.error_code = "failed", request.form.get("ErrorCode") or status
+                code = re.sub(r"[^A-Za-z0-9_.-]", "", request.form.get("ErrorCode") or status)
+                msg.status, msg.error_code = "failed", code[:32]  # what fits the column, no NUL
                 contact = s.get(Contact, msg.contact_id) if msg.contact_id else None
                 if request.form.get("ErrorCode") in ("21610", "63024") and contact is not None:
                     contact.unreachable = True

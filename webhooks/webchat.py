@@ -18,6 +18,7 @@ from webhooks import bp
 from webhooks.common import reject, store
 
 MAX_CHAT_TEXT = 2000
+MAX_ID = 2**63
 
 
 def _chat_id(create: bool) -> str | None:
@@ -35,7 +36,10 @@ def chat_page():  # type: ignore[no-untyped-def]
 
 @bp.post("/chat/messages")
 def chat_send():  # type: ignore[no-untyped-def]
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting: silent=True covers only ValueError
+        body = None
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         return reject(400, "malformed", 'send JSON {"text": "..."}')
     text = clean_text(body["text"])
@@ -61,6 +65,8 @@ def chat_poll():  # type: ignore[no-untyped-def]
     try:
         after = int(request.args.get("after", 0))
     except ValueError:
+        return reject(400, "malformed", "after must be a message id")
+    if not -MAX_ID < after < MAX_ID:  # SQLite cannot even compare with a larger number
         return reject(400, "malformed", "after must be a message id")
     rt = current_runtime()
     with rt.db.session() as s:
