@@ -268,3 +268,30 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def open_loop(client: Client, requests: list[tuple[str, str, bytes | None, dict[str, str]]],
+              rate: float) -> tuple[list[float], dict[int, int]]:
+    """Sends `requests` at `rate` per second whatever the answers do; latencies (ms) of the 200s, and the
+    count of every other status (0: the connection failed)."""
+    from concurrent.futures import ThreadPoolExecutor
+    lat: list[float] = []
+    other: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def one(req: tuple[str, str, bytes | None, dict[str, str]]) -> None:
+        status, _, seconds = client.request(*req)
+        with lock:
+            if status == 200:
+                lat.append(seconds * 1000)
+            else:
+                other[status] = other.get(status, 0) + 1
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(32) as pool:
+        for i, req in enumerate(requests):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(one, req)
+    return lat, other

@@ -21,6 +21,7 @@ import os
 import random
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +30,8 @@ from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import Client, fixed_rate, free_port, gunicorn, percentiles, signed_form, start_redis, stop, wait_http  # noqa: E402
+from bench.common import (Client, cpu_seconds, descendants, free_port, gunicorn, open_loop, percentiles,  # noqa: E402
+                          signed_form, start_redis, stop, wait_http)
 from tests.fakes import TWILIO_SID, TWILIO_TOKEN  # noqa: E402
 from tests.support import SMS_NUMBER, STAFF_YAML, WA_NUMBER  # noqa: E402
 
@@ -38,7 +40,7 @@ CHANNELS = ["whatsapp", "sms", "telegram"]
 SUPERVISOR = ("sam@example.org", "sam-password-1")
 REFRESH = ["/api/conversations?status=active", "/api/conversations?status=waiting",
            "/api/escalations?status=open", "/api/metrics"]  # what dashboard.js polls every 2 s
-ENDPOINTS = REFRESH + ["/api/conversations", "/api/conversations?status=closed&limit=100&offset=2000", "/dashboard"]
+ENDPOINTS = REFRESH + ["/api/conversations", "/api/conversations?status=closed&limit=100&offset=200", "/dashboard"]
 TEXTS = ["Hello", "How do I apply for asylum?", "Where can I find a free lawyer?", "Thank you",
          "My interview is next week, what should I bring?", "Can my family join me here?"]
 
@@ -129,9 +131,9 @@ def seed(db, first: int, last: int, rng: random.Random) -> float:  # type: ignor
     return time.perf_counter() - t
 
 
-def webhook_posts(port: int, public: str, size: int, n: int, rng: random.Random) -> dict:
+def webhook_posts(web: subprocess.Popen, port: int, public: str, size: int, n: int, rng: random.Random) -> dict:
     """Half from stored contacts (SMS and WhatsApp ones), half from new numbers; 50/s open loop."""
-    bodies = []
+    requests = []
     for k in range(n):
         if k % 2:
             i = rng.randrange(size)
@@ -145,8 +147,18 @@ def webhook_posts(port: int, public: str, size: int, n: int, rng: random.Random)
                   "From": f"whatsapp:{number}" if wa else number, "To": f"whatsapp:{WA_NUMBER}" if wa else SMS_NUMBER,
                   "Body": rng.choice(TEXTS), "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
                   "ApiVersion": "2010-04-01"}
-        bodies.append(signed_form(public + "/webhooks/twilio", params, TWILIO_TOKEN))
-    return fixed_rate(port, bodies, 50.0, n / 50.0)
+        body, sig = signed_form(public + "/webhooks/twilio", params, TWILIO_TOKEN)
+        requests.append(("POST", "/webhooks/twilio", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                                              "X-Twilio-Signature": sig}))
+    cpu = web_cpu(web)
+    lat, other = open_loop(Client(port), requests, 50.0)
+    return {**percentiles(lat), "errors": sum(other.values()), "statuses": other,
+            "cpu_ms": (web_cpu(web) - cpu) / n * 1000}
+
+
+def web_cpu(web: subprocess.Popen) -> float:
+    """CPU seconds used so far by gunicorn and its workers: less disturbed by a busy machine than latency."""
+    return sum(cpu_seconds(pid) for pid in descendants(web.pid))
 
 
 def login(client: Client) -> None:
@@ -156,7 +168,7 @@ def login(client: Client) -> None:
         raise RuntimeError(f"supervisor login failed: {status} {body[:200]!r}")
 
 
-def dashboard(port: int, n: int, budget: float) -> dict[str, dict]:
+def dashboard(web: subprocess.Popen, port: int, n: int, budget: float) -> dict[str, dict]:
     """n sequential requests per endpoint, fewer when they take longer than `budget` seconds in all."""
     client = Client(port)
     login(client)
@@ -164,18 +176,19 @@ def dashboard(port: int, n: int, budget: float) -> dict[str, dict]:
     for path in ENDPOINTS:
         client.request("GET", path)  # warm
         times, errors, stop_at = [], 0, time.monotonic() + budget
+        cpu = web_cpu(web)
         while len(times) < n and time.monotonic() < stop_at:
             status, _, seconds = client.request("GET", path, headers={"Accept": "application/json"})
             errors += status != 200
             times.append(seconds * 1000)
-        out[path] = {**percentiles(times), "errors": errors}
+        out[path] = {**percentiles(times), "errors": errors, "cpu_ms": (web_cpu(web) - cpu) / len(times) * 1000}
     refresh, stop_at = [], time.monotonic() + budget
     with ThreadPoolExecutor(4) as pool:
         while len(refresh) < n and time.monotonic() < stop_at:
             t = time.perf_counter()
             list(pool.map(lambda p: client.request("GET", p), REFRESH))
             refresh.append((time.perf_counter() - t) * 1000)
-    out["refresh (the 4 polled calls in parallel)"] = {**percentiles(refresh), "errors": 0}
+    out["refresh (the 4 polled calls in parallel)"] = {**percentiles(refresh), "errors": 0, "cpu_ms": float("nan")}
     return out
 
 
@@ -256,8 +269,8 @@ def main() -> int:
         for size in sizes:
             took = seed(db, seeded, size, rng)
             seeded = size
-            hook = webhook_posts(port, env["PUBLIC_BASE_URL"], size, args.posts, rng)
-            rows.append((size, took, hook, dashboard(port, args.requests, args.budget)))
+            hook = webhook_posts(web, port, env["PUBLIC_BASE_URL"], size, args.posts, rng)
+            rows.append((size, took, hook, dashboard(web, port, args.requests, args.budget)))
             print(f"seeded {size} conversations (+{took:.0f} s); webhook p50 {hook['p50']:.1f} ms", flush=True)
         db.dispose()
         report(rows, "PostgreSQL" if pg else "SQLite (WAL)", args.requests)
@@ -279,22 +292,25 @@ def main() -> int:
 
 def report(rows: list, db: str, rows_n: int) -> None:
     sizes = [r[0] for r in rows]
-    print(f"\nhistory benchmark: {db}, gunicorn 2 gthread x 8 (the Procfile's web command), "
-          f"latency p50 / p99 in ms at " + ", ".join(f"{s:,}" for s in sizes) + " stored conversations")
-    hooks = [r[2] for r in rows]
-    first, last = hooks[0], hooks[-1]
-    print(f"  {'POST /webhooks/twilio (50/s)':58s} " + "  ".join(f"{h['p50']:6.1f} / {h['p99']:6.1f}" for h in hooks)
-          + f"   p50 x{last['p50'] / first['p50']:.2f}" + (f"  errors {sum(h['errors'] for h in hooks)}"
-                                                          if any(h['errors'] for h in hooks) else ""))
-    for path in rows[0][3]:
-        cells = [r[3][path] for r in rows]
+    print(f"\nhistory benchmark: {db}, gunicorn 2 gthread x 8 (the Procfile's web command); per size: "
+          "latency p50 / p99 ms, and the web processes' CPU ms per request; at " + ", ".join(f"{s:,}" for s in sizes)
+          + " stored conversations")
+
+    def line(label: str, cells: list[dict]) -> None:
         growth = cells[-1]["p50"] / cells[0]["p50"]
-        errors = sum(c["errors"] for c in cells)
-        label = f"GET {path}" if path.startswith("/") else path
+        cpu_growth = cells[-1]["cpu_ms"] / cells[0]["cpu_ms"] if cells[0]["cpu_ms"] else float("nan")
         few = min(c["n"] for c in cells)
-        print(f"  {label:58s} " + "  ".join(f"{c['p50']:6.1f} / {c['p99']:6.1f}" for c in cells)
-              + f"   p50 x{growth:.2f}" + (f"  errors {errors}" if errors else "")
+        errors = sum(c["errors"] for c in cells)
+        print(f"  {label:60s} " + "  ".join(f"{c['p50']:6.1f} / {c['p99']:6.1f} ({c['cpu_ms']:5.1f})" for c in cells)
+              + f"   x{growth:.2f} p50, x{cpu_growth:.2f} CPU" + (f"  errors {errors}" if errors else "")
               + (f"  (n={', '.join(str(c['n']) for c in cells)})" if few < rows_n else ""))
+
+    line("POST /webhooks/twilio (50/s)", [r[2] for r in rows])
+    for r in rows:
+        if r[2]["statuses"]:
+            print(f"    webhook answers other than 200 at {r[0]:,}: {r[2]['statuses']}")
+    for path in rows[0][3]:
+        line(f"GET {path}" if path.startswith("/") else path, [r[3][path] for r in rows])
 
 
 if __name__ == "__main__":
