@@ -42,6 +42,14 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
+def log_in(page, live: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(live + "/dashboard")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#main:not([hidden])")
+
+
 def until(check, app=None, timeout: float = 15.0):  # type: ignore[no-untyped-def]
     """Waits for a condition the page reaches by itself (polling), running queued jobs meanwhile."""
     deadline = time.monotonic() + timeout
@@ -57,11 +65,7 @@ def until(check, app=None, timeout: float = 15.0):  # type: ignore[no-untyped-de
 
 def test_volunteer_answers_an_arabic_contact_right_to_left(app, client, fakes, live, browser):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    page.goto(live + "/dashboard")
-    page.fill("#email", "amal@example.org")
-    page.fill("#password", "amal-password-1")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#main:not([hidden])")
+    log_in(page, live, "amal@example.org", "amal-password-1")
     page.check("#available")
     until(lambda: page.is_checked("#available"))
     time.sleep(0.5)
@@ -108,10 +112,7 @@ def test_supervisor_acknowledges_and_resolves_an_escalation(app, client, fakes, 
     post_twilio(client, sms("+4915100000902", "I want to kill myself tonight"))
     run_jobs(app)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(live + "/dashboard")
-    page.fill("#email", "sam@example.org")
-    page.fill("#password", "sam-password-1")
-    page.click("button[type=submit]")
+    log_in(page, live, "sam@example.org", "sam-password-1")
     page.wait_for_selector("#esc-count:not([hidden])", timeout=15000)
     page.click("#tabs button[data-view=escalations]")
     button = page.wait_for_selector("#escalations tr button.danger", timeout=15000)
@@ -140,11 +141,7 @@ def test_supervisor_pages_queue_team_staff_and_metrics(app, client, fakes, live,
             post_twilio(client, sms(number, t))
             run_jobs(app)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(live + "/dashboard")
-    page.fill("#email", "sam@example.org")
-    page.fill("#password", "sam-password-1")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#main:not([hidden])")
+    log_in(page, live, "sam@example.org", "sam-password-1")
     page.click("#tabs button[data-view=queue]")
     until(lambda: page.locator("#queue tr").count() == 2)
     assert "4915100000903" not in page.content()
@@ -189,11 +186,7 @@ def test_web_chat_contact_gets_answers_live(app, live, browser):
 def test_web_chat_contact_and_dashboard_volunteer_talk_live(app, live, browser):
     """A contact writes in /chat, a volunteer answers in the dashboard, the contact sees it live."""
     volunteer = browser.new_page(viewport={"width": 1200, "height": 800})
-    volunteer.goto(live + "/dashboard")
-    volunteer.fill("#email", "claire@example.org")
-    volunteer.fill("#password", "claire-password-1")
-    volunteer.click("button[type=submit]")
-    volunteer.wait_for_selector("#main:not([hidden])")
+    log_in(volunteer, live, "claire@example.org", "claire-password-1")
     volunteer.check("#available")
     until(lambda: volunteer.is_checked("#available"))
     contact = browser.new_context(viewport={"width": 390, "height": 800}).new_page()  # its own cookie jar
