@@ -32,8 +32,22 @@ STATUSES = ("waiting", "active", "closed")
 ESC_STATUSES = ("open", "acknowledged", "resolved")
 
 
+# ids are INTEGER columns, 32 bits on PostgreSQL: past that no row has the id, and the database refuses
+# to compare with it (SQLite past 64 bits), which would be a 500
+MAX_ID = 2**31
+
+
+@bp.app_url_value_preprocessor
+def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    if values and any(isinstance(v, int) and not 0 <= v < MAX_ID for v in values.values()):
+        raise ApiError(404, "not_found", "no such id")
+
+
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting: silent=True covers only ValueError
+        data = None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed", "send a JSON object")
     return data
@@ -261,7 +275,7 @@ def transfer(conv_id: int):  # type: ignore[no-untyped-def]
         s.flush()
         do_assign_waiting(s)
         return jsonify(conversation_json(conv, s.get(Contact, conv.contact_id) if conv.contact_id else None))
-    if not isinstance(to, int) or isinstance(to, bool):
+    if not isinstance(to, int) or isinstance(to, bool) or not 0 <= to < MAX_ID:
         raise ApiError(422, "invalid", {"to": "a staff id or null"})
     target = s.get(Staff, to)
     if target is None or not target.active or target.role == "supervisor" and staff.role != "supervisor":
@@ -357,7 +371,7 @@ def block(conv_id: int):  # type: ignore[no-untyped-def]
     data = _body()
     reason = _text(data, "reason", max_len=200)
     period = data.get("until")
-    if period not in BLOCK_PERIODS:
+    if not isinstance(period, str) or period not in BLOCK_PERIODS:  # {} would not even hash
         raise ApiError(422, "invalid", {"until": f"one of {', '.join(BLOCK_PERIODS)}"})
     s = g.session
     conv = _visible(s.get(Conversation, conv_id))

@@ -37,6 +37,16 @@ def _op(summary: str, ok: int = 200, body: dict | None = None, schema: Any = Non
     return op
 
 
+def _login() -> dict:
+    s = {"type": "string"}
+    op = _op("log in", body=_obj(["email", "password"], email=s, password=s),
+             schema=_obj(["csrf_token"], csrf_token=s), auth=False)
+    op["responses"].update({
+        "401": {"description": "wrong email or password", "content": {"application/json": {"schema": ERROR}}},
+        "429": {"description": "too many failed logins", "content": {"application/json": {"schema": ERROR}}}})
+    return {**op, "security": []}
+
+
 def _obj(required: list[str], **props: Any) -> dict:
     return {"type": "object", "required": required, "properties": props}
 
@@ -61,9 +71,7 @@ def spec() -> dict:
             "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"}}},
         "security": [{"session": [], "csrf": []}],
         "paths": {
-            "/api/login": {"post": {**_op("log in", body=_obj(["email", "password"], email=s, password=s),
-                                          schema=_obj(["csrf_token"], csrf_token=s), auth=False),
-                                    "security": []}},
+            "/api/login": {"post": _login()},
             "/api/logout": {"post": _op("log out")},
             "/api/me": {"get": _op("own profile"), "put": _op("choose the display name contacts see", body=_obj(
                 ["display_name"], display_name={"type": "string", "minLength": 1, "maxLength": 40}))},

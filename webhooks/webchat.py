@@ -18,7 +18,7 @@ from webhooks import bp
 from webhooks.common import reject, store
 
 MAX_CHAT_TEXT = 2000
-MAX_ID = 2**63
+MAX_ID = 2**31  # message ids are INTEGER columns, 32 bits on PostgreSQL
 
 
 def _chat_id(create: bool) -> str | None:
@@ -66,7 +66,7 @@ def chat_poll():  # type: ignore[no-untyped-def]
         after = int(request.args.get("after", 0))
     except ValueError:
         return reject(400, "malformed", "after must be a message id")
-    if not -MAX_ID < after < MAX_ID:  # SQLite cannot even compare with a larger number
+    if not -MAX_ID < after < MAX_ID:  # the database would refuse to compare with a larger number
         return reject(400, "malformed", "after must be a message id")
     rt = current_runtime()
     with rt.db.session() as s:
