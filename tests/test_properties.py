@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.definitions import load_flows
-from flows.engine import (COMMAND_ORDER, Engine, Erase, LeaveMessage, Menu, RequestHuman, Resubscribe, Say,
+from flows.engine import (Engine, Erase, LeaveMessage, Menu, RequestHuman, Resubscribe, Say,
                           SayText, SetLanguage, SetTopic, Step, Turn, Unsubscribe)
 from helpline.content import TOPICS, load_content
 from helpline.crisis import HIGH_CATEGORIES, _phrase_regex, shared_screener
@@ -26,7 +26,7 @@ CONTENT = load_content()
 LANGS = CONTENT.codes
 FLOW = load_flows(message_keys=set(CONTENT.messages["en"]))["main"]
 FAQ_IDS = sorted({e.id for e in CONTENT.faq})
-WORKER_NODES = {"_waiting_options", "_no_language", "_leave_message"}  # states the worker sets, not the engine
+WORKER_NODES = {"_waiting_options", "_no_language", "_leave_message"}  # set by the worker, not the engine
 
 
 def props(max_examples: int) -> settings:
@@ -38,7 +38,7 @@ def props(max_examples: int) -> settings:
 
 ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
-TASHKEEL = [chr(c) for c in range(0x064B, 0x0660)] + ["\u0670", "\u0640"]  # harakat, superscript alef, tatweel
+TASHKEEL = [chr(c) for c in range(0x064B, 0x0660)] + ["\u0670", "\u0640"]  # harakat, dagger alef, tatweel
 INVISIBLE = ["\u200c", "\u200d", "\u200e", "\u200f"]  # ZWNJ, ZWJ, LRM, RLM
 # letter -> its documented variants (normalise's docstring: yeh and kaf, teh marbuta, alef, waw hamza)
 VARIANTS = {"ي": "یىئېۍ", "ك": "ک", "ه": "ةۀە", "ا": "أإآٱ", "و": "ؤ", "گ": "ګ"}
@@ -115,7 +115,8 @@ def test_yeh_kaf_alef_heh_variants_fold_to_one_letter(pair: tuple[str, str]) -> 
 @props(300)
 @given(st.text(alphabet=ARABIC_LETTERS, min_size=1, max_size=10), st.data())
 def test_diacritics_tatweel_and_zero_width_marks_are_invisible(word: str, data: Any) -> None:
-    marked = "".join(ch + data.draw(st.sampled_from(["", *TASHKEEL, *INVISIBLE]), label="mark") for ch in word)
+    marks = st.sampled_from(["", *TASHKEEL, *INVISIBLE])
+    marked = "".join(ch + data.draw(marks, label="mark") for ch in word)
     assert normalise(marked) == normalise(word)
 
 
@@ -155,7 +156,8 @@ def test_elongations_are_squeezed(word: str, times: int, data: Any) -> None:
        st.text(alphabet="abcdef", min_size=1, max_size=6))
 def test_emoji_stand_as_tokens_of_their_own(left: str, emoji: str, right: str) -> None:
     squeeze = re.compile(r"([a-z])\1{2,}")
-    assert normalise(left + emoji + right).split() == [squeeze.sub(r"\1", left), emoji, squeeze.sub(r"\1", right)]
+    expected = [squeeze.sub(r"\1", left), emoji, squeeze.sub(r"\1", right)]
+    assert normalise(left + emoji + right).split() == expected
 
 
 @props(200)
@@ -202,7 +204,8 @@ faq_matches = st.lists(
     max_size=3, unique_by=lambda c: c[0],
 ).map(lambda cs: FaqMatch([Candidate(i, i.split(".")[0], s) for i, s in sorted(cs, key=lambda c: -c[1])]))
 
-ALL_KEYWORDS = sorted({w for per_lang in CONTENT.keywords.values() for words in per_lang.values() for w in words})
+ALL_KEYWORDS = sorted({w for per_lang in CONTENT.keywords.values() for words in per_lang.values()
+                       for w in words})
 SAMPLE_QUESTIONS = sorted({e.questions[0] for e in CONTENT.faq})[:200]
 texts = st.one_of(
     st.sampled_from(ALL_KEYWORDS),
@@ -246,7 +249,8 @@ def check_state(state: dict, engine: Engine, nested: bool = False) -> None:
     if node is None:  # no node yet: the engine reads it as the start node
         assert not state.get("data") and not state.get("back"), state
         return
-    assert node in engine.flow.nodes or node in WORKER_NODES or (node == "_delete_confirm" and not nested), state
+    known = node in engine.flow.nodes or node in WORKER_NODES
+    assert known or (node == "_delete_confirm" and not nested), state
     if node == "_delete_confirm":
         assert isinstance(state.get("back"), dict)
         if state["back"]:
@@ -320,7 +324,8 @@ def test_the_engine_is_pure(prefix: list[Turn], turn: Turn, answers: list[FaqMat
 @props(100)
 @given(st.lists(st.sampled_from(sorted(set(FLOW.nodes) | WORKER_NODES)), min_size=1, max_size=1), turns,
        st.lists(faq_matches, max_size=3))
-def test_every_node_and_worker_state_takes_any_input(node: list[str], turn: Turn, answers: list[FaqMatch]) -> None:
+def test_every_node_and_worker_state_takes_any_input(node: list[str], turn: Turn,
+                                                    answers: list[FaqMatch]) -> None:
     engine = new_engine(answers)
     check_step(engine.step({"node": node[0]}, turn), engine)
 
@@ -394,7 +399,8 @@ def test_global_words_act_the_same_from_any_state(prefix: list[Turn], command: s
 
 
 @props(120)
-@given(reachable, st.sampled_from(command_words("delete")), st.sampled_from(command_words("yes") + [("", "1")]))
+@given(reachable, st.sampled_from(command_words("delete")),
+       st.sampled_from(command_words("yes") + [("", "1")]))
 def test_delete_then_yes_erases(prefix: list[Turn], delete: tuple[str, str], yes: tuple[str, str]) -> None:
     engine = new_engine()
     asked = engine.step(reach(prefix), Turn(text=delete[1]))
@@ -404,7 +410,8 @@ def test_delete_then_yes_erases(prefix: list[Turn], delete: tuple[str, str], yes
 
 @props(120)
 @given(reachable, st.sampled_from(command_words("no") + [("", "2"), ("", "maybe later"), ("", "")]))
-def test_delete_then_anything_but_yes_goes_back_where_they_were(prefix: list[Turn], answer: tuple[str, str]) -> None:
+def test_delete_then_anything_but_yes_goes_back_where_they_were(prefix: list[Turn],
+                                                                answer: tuple[str, str]) -> None:
     engine = new_engine()
     before = reach(prefix)
     asked = engine.step(before, Turn(text="DELETE"))
@@ -507,17 +514,18 @@ def _said(phrase: str) -> str:
 def test_every_high_phrase_meets_a_message_that_says_it() -> None:
     """All of them, not a sample: the phrase side and the message side are normalised alike (Pashto
     "مې ووژنم", where normalise() joins the prefix; Turkish capitals)."""
-    missed = [p for p in HIGH_PHRASES
-              if not all(re.search(_phrase_regex(p) or "$^", normalise(m)) for m in (_said(p), _said(p).upper()))]
+    missed = [p for p in HIGH_PHRASES if not all(re.search(_phrase_regex(p) or "$^", normalise(m))
+                                                 for m in (_said(p), _said(p).upper()))]
     assert missed == []
 
 
 @props(300)
 @given(st.sampled_from(HIGH_PHRASES), st.lists(st.sampled_from(FILLER), max_size=3),
-       st.lists(st.sampled_from(FILLER), max_size=3), st.sampled_from([" ", "\n", ", ", "... ", " 😢 ", "!! "]),
+       st.lists(st.sampled_from(FILLER), max_size=3),
+       st.sampled_from([" ", "\n", ", ", "... ", " 😢 ", "!! "]),
        st.booleans(), st.data())
-def test_a_high_phrase_is_found_whatever_surrounds_it(phrase: str, before: list[str], after: list[str], sep: str,
-                                                      shout: bool, data: Any) -> None:
+def test_a_high_phrase_is_found_whatever_surrounds_it(phrase: str, before: list[str], after: list[str],
+                                                      sep: str, shout: bool, data: Any) -> None:
     """Every listed HIGH phrase pages, with words, punctuation, emoji, capitals and diacritics around it."""
     instance = _said(phrase)
     if shout:

@@ -42,7 +42,8 @@ def telegram_update():  # type: ignore[no-untyped-def]
         return _member_change(update["my_chat_member"])
     if "callback_query" in update:
         cq = update["callback_query"]
-        if not isinstance(cq, dict) or not isinstance(cq.get("from"), dict) or not _is_id(cq["from"].get("id")):
+        user = cq.get("from") if isinstance(cq, dict) else None
+        if not isinstance(user, dict) or not _is_id(user.get("id")):
             return reject(400, "malformed", "callback_query without from.id")
         message = cq.get("message") or {}
         chat = (message.get("chat") or {}) if isinstance(message, dict) else None
@@ -51,10 +52,10 @@ def telegram_update():  # type: ignore[no-untyped-def]
         if chat.get("type", "private") != "private":
             return _ok()
         data = (cq.get("data") or "")[:64]
-        store(InboundMessage(channel="telegram", address=str(cq["from"]["id"]), text=data,
+        store(InboundMessage(channel="telegram", address=str(user["id"]), text=data,
                              provider_id=provider_id, received_at=utcnow(), button=data,
                              callback_id=str(cq.get("id") or ""),
-                             profile_language=_language(cq["from"])))
+                             profile_language=_language(user)))
         return _ok()
     message = update.get("message")
     if message is None:  # edited_message, channel posts, polls ...: acknowledged, not served
