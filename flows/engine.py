@@ -146,13 +146,16 @@ class Engine:
         text = (turn.text or "").strip()
         choice = turn.button or text
 
+        command = self.keywords.command(text) if text and not turn.button else None
         if state.get("node") == "_delete_confirm":
             if self.keywords.answer(choice) == "yes":
                 return Step({}, [Erase()])
             effects.append(Say("delete_cancelled"))
-            return Step(state.get("back") or {"node": self.flow.start}, effects)  # back where they were
+            back = state.get("back") or {"node": self.flow.start}  # back where they were
+            if command == "stop":  # STOP works at any point: no erasure, but no more messages either
+                return self._command(command, back, turn, effects)
+            return Step(back, effects)
 
-        command = self.keywords.command(text) if text and not turn.button else None
         if turn.new_contact:
             if turn.detected:  # first, so the welcome comes in their language
                 effects.append(SetLanguage(turn.detected, confirmed=False))

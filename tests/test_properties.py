@@ -419,8 +419,6 @@ def test_delete_then_anything_but_yes_goes_back_where_they_were(prefix: list[Tur
     assert step.effects == [Say("delete_cancelled")] and step.state == (before or {"node": FLOW.start})
 
 
-@pytest.mark.xfail(strict=True, reason="CONTRACT 4 says STOP works at any point, but in the DELETE "
-                                       "confirmation the engine reads STOP as 'not yes' and only cancels")
 def test_stop_while_delete_awaits_confirmation_unsubscribes() -> None:
     engine = new_engine()
     asked = engine.step({"node": FLOW.start}, Turn(text="DELETE"))
