@@ -13,6 +13,7 @@ from helpline.config import Config
 from helpline.runtime import QUEUES
 
 log = logging.getLogger(__name__)
+REDIS_RETRY_SECONDS = 1.0
 
 
 def build_worker_runtime(config: Config):  # type: ignore[no-untyped-def]
@@ -32,12 +33,12 @@ def preload(rt) -> float:  # type: ignore[no-untyped-def]
     rt.engine
     rt.senders.preload()
     rt.faq.vectors
-    rt.screener.screen("warm up")
+    rt.screener.screen("warming up the screening model")  # three words or more: loads the semantic heads too
     return time.perf_counter() - t
 
 
 def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
-    from rq import Queue, SimpleWorker
+    from rq.exceptions import StopRequested
     unknown = [q for q in queues if q not in QUEUES]
     if unknown:
         print(f"unknown queue(s): {', '.join(unknown)}; the queues are {', '.join(QUEUES)}")
@@ -46,7 +47,6 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
     with app.app_context():
         seconds = preload(rt)
         log.info("worker for %s ready in %.2f s", ",".join(queues), seconds)
-        worker = SimpleWorker([Queue(q, connection=rt.redis) for q in queues], connection=rt.redis)
         dispatcher = None
         if not burst and queues == ["crisis"]:  # an idle process: the quickest to route a crisis
             from workers.dispatch import start_dispatcher
@@ -55,8 +55,28 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
             from workers.dispatch import dispatch_pending
             dispatch_pending(rt)
         try:
-            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+            while not _work(rt, queues, burst):
+                log.warning("the worker loop ended unasked (Redis away?); starting it again")
+                time.sleep(REDIS_RETRY_SECONDS)
+        except StopRequested:  # a signal between two runs
+            pass
         finally:
             if dispatcher is not None:
                 dispatcher.stop.set()
     return 0
+
+
+def _work(rt, queues: list[str], burst: bool) -> bool:  # type: ignore[no-untyped-def]
+    """One run of RQ's loop; False when it quit because Redis failed rather than because it was asked to.
+
+    RQ retries a lost connection while it waits for a job, but quits on one that fails while it finishes
+    a job; the stored rows are safe (the scheduler re-enqueues them), so the worker should not die of it."""
+    import redis
+    from rq import Queue, SimpleWorker
+    worker = None
+    try:
+        worker = SimpleWorker([Queue(q, connection=rt.redis) for q in queues], connection=rt.redis)
+        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        log.warning("worker lost Redis: %s", type(e).__name__)
+    return burst or (worker is not None and worker._shutdown_requested_date is not None)
