@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable, TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from helpline.errors import ProviderError
 from helpline.models import Contact, Message, Staff, utcnow
 from helpline.runtime import current_runtime
 from helpline.senders import LIMITS, Outgoing, split_text
-from workers.locks import named_lock
+from workers.locks import HELD_LOCK_SECONDS, named_lock
 
 log = logging.getLogger(__name__)
 MAX_RETRY_AFTER_WAIT = 30.0
 TELEGRAM_CHAT_INTERVAL = 1.0     # Telegram: about one message a second to one chat
 TELEGRAM_BOT_PER_SECOND = 25     # and about 30 a second per bot
 WHATSAPP_PER_SECOND = 60         # Twilio's default WhatsApp sender throughput is 80 MPS
+RECORD_RETRY_SECONDS = 30.0      # within the job's 60 s timeout
+T = TypeVar("T")
 
 
 def deliver(message_id: int) -> str:
@@ -38,7 +44,7 @@ def deliver(message_id: int) -> str:
         ids = list(s.scalars(select(Message.id).where(owner, Message.direction == "out", Message.status == "queued",
                                                       Message.id <= message_id).order_by(Message.id)))
     result = "sent"
-    with named_lock(rt, f"send:{recipient}", timeout=90, wait=60):
+    with named_lock(rt, f"send:{recipient}", timeout=HELD_LOCK_SECONDS, wait=60):
         for mid in ids:
             result = send_one(mid)
     return result
@@ -46,6 +52,13 @@ def deliver(message_id: int) -> str:
 
 def send_one(message_id: int) -> str:
     rt = current_runtime()
+    with rt.db.session() as s:  # a first look: the waits come before the row says `sending`, so a worker
+        msg = s.get(Message, message_id)  # killed while waiting leaves it queued, to be sent later
+        if msg is None or msg.status != "queued":
+            return msg.status if msg else "gone"
+        not_before = float(msg.payload.get("not_before", 0))
+        to, channel = _recipient(s, msg)
+    _wait_turn(channel, to, not_before)
     with rt.db.session() as s:
         q = select(Message).where(Message.id == message_id)
         if not rt.db.is_sqlite:
@@ -53,24 +66,16 @@ def send_one(message_id: int) -> str:
         msg = s.scalar(q)
         if msg is None or msg.status != "queued":
             return msg.status if msg else "gone"
-        not_before = float(msg.payload.get("not_before", 0))
         to, channel = _recipient(s, msg)
         if to is None:
             msg.status, msg.error_code = "failed", "no_address"
             return "failed"
         text, options = msg.text or "", tuple(msg.payload.get("options") or ())
         msg.status, msg.attempts = "sending", msg.attempts + 1
+        attempt = msg.attempts
         erase_after = bool(msg.payload.get("erase_contact"))
         contact_id, page_id = msg.contact_id, msg.payload.get("page_id")
         skip = int(msg.payload.get("sent_parts", 0))
-    wait = not_before - time.time()
-    if wait > 0:
-        time.sleep(min(wait, MAX_RETRY_AFTER_WAIT))
-    if channel == "telegram":
-        _pace(f"tg:{to}", TELEGRAM_CHAT_INTERVAL)
-        _per_second("tgbot", TELEGRAM_BOT_PER_SECOND)
-    elif channel == "whatsapp":
-        _per_second("wa", WHATSAPP_PER_SECOND)
     callback = f"{rt.config.public_base_url}/webhooks/twilio/status" if rt.config.public_base_url else None
     sender_ids: list[str] = []
     try:
@@ -81,11 +86,12 @@ def send_one(message_id: int) -> str:
             sender_ids.append(sender.send(Outgoing(channel, to, chunk, options if last else (),
                                                    callback if channel in ("sms", "whatsapp") else None)))
     except ProviderError as e:
-        return _failed(message_id, e, sender_ids, page_id)
+        return _failed(message_id, attempt, e, sender_ids, page_id)
     except Exception:
-        _set(message_id, status="queued")  # unknown failure before or during the call: retry the row
+        _set(message_id, attempt, status="queued")  # unknown failure before or during the call: retry the row
         raise
-    with rt.db.session() as s:
+
+    def record(s: Session) -> None:
         msg = s.get(Message, message_id)
         if msg is not None:
             msg.status, msg.sent_at = ("delivered", utcnow()) if channel in ("web", "console") else ("sent", utcnow())
@@ -97,40 +103,84 @@ def send_one(message_id: int) -> str:
             contact = s.get(Contact, contact_id)
             if contact is not None:
                 s.delete(contact)
+
+    _after_send(record)
     return "sent"
 
 
-def _failed(message_id: int, e: ProviderError, sent: list[str], page_id: int | None) -> str:
-    rt = current_runtime()
-    with rt.db.session() as s:
-        msg = s.get(Message, message_id)
-        if msg is None:
-            return "gone"
-        if e.permanent:
-            msg.status, msg.error_code = "failed", e.code
-            if e.unreachable and msg.contact_id:
-                contact = s.get(Contact, msg.contact_id)
-                if contact is not None:
-                    contact.unreachable = True
-            log.warning("message %s failed permanently at the provider: %s", message_id, e.code)
-            if page_id:
-                from helpline.escalation import do_page_failed
-                do_page_failed(s, int(page_id))
-            return "failed"
-        if sent:  # part of a long text went out: send only the rest next time
-            msg.payload = {**msg.payload, "sent_parts": int(msg.payload.get("sent_parts", 0)) + len(sent)}
-        msg.status = "queued"
-        if e.retry_after:
-            msg.payload = {**msg.payload, "not_before": time.time() + e.retry_after}
-    raise e  # after the commit above: RQ records the failure and retries the job
+def _after_send(write: Callable[[Session], T]) -> T:
+    """Records what the provider answered, retried while the database is briefly away: the send cannot
+    be undone, and a row left `sending` is never sent again (a success would end as `interrupted`, a
+    transient failure would never be retried)."""
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            with current_runtime().db.session() as s:
+                return write(s)
+        except (OperationalError, PoolTimeout) as e:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("recording a send waits for the database: %s", type(e).__name__)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
-def _set(message_id: int, **values: object) -> None:
-    with current_runtime().db.session() as s:
+def _failed(message_id: int, attempt: int, e: ProviderError, sent: list[str], page_id: int | None) -> str:
+    outcome = _after_send(lambda s: _record_failure(s, message_id, attempt, e, sent, page_id))
+    if outcome is None:
+        raise e  # after the commit: RQ records the failure and retries the job
+    return outcome
+
+
+def _record_failure(s: Session, message_id: int, attempt: int, e: ProviderError, sent: list[str],
+                    page_id: int | None) -> str | None:
+    """`failed` when the provider will never take it; None when the row is queued again for a retry."""
+    msg = s.get(Message, message_id)
+    if msg is None:
+        return "gone"
+    if msg.attempts != attempt:  # queued by a commit of ours whose answer was lost, and taken again since
+        return msg.status
+    if msg.status == "queued" or (msg.status == "failed" and msg.error_code != "interrupted"):
+        return None if msg.status == "queued" else "failed"  # that commit of ours, not taken since
+    if e.permanent:
+        msg.status, msg.error_code = "failed", e.code
+        if e.unreachable and msg.contact_id:
+            contact = s.get(Contact, msg.contact_id)
+            if contact is not None:
+                contact.unreachable = True
+        log.warning("message %s failed permanently at the provider: %s", message_id, e.code)
+        if page_id:
+            from helpline.escalation import do_page_failed
+            do_page_failed(s, int(page_id))
+        return "failed"
+    if sent:  # part of a long text went out: send only the rest next time
+        msg.payload = {**msg.payload, "sent_parts": int(msg.payload.get("sent_parts", 0)) + len(sent)}
+    msg.status = "queued"
+    if e.retry_after:
+        msg.payload = {**msg.payload, "not_before": time.time() + e.retry_after}
+    return None
+
+
+def _set(message_id: int, attempt: int, **values: object) -> None:
+    def write(s: Session) -> None:
         msg = s.get(Message, message_id)
-        if msg is not None and msg.status == "sending":
+        if msg is not None and (msg.status, msg.attempts) == ("sending", attempt):
             for k, v in values.items():
                 setattr(msg, k, v)
+    _after_send(write)
+
+
+def _wait_turn(channel: str, to: str | None, not_before: float) -> None:
+    """A provider's retry_after, then the per-chat and per-sender pace."""
+    wait = not_before - time.time()
+    if wait > 0:
+        time.sleep(min(wait, MAX_RETRY_AFTER_WAIT))
+    if channel == "telegram" and to:
+        _pace(f"tg:{to}", TELEGRAM_CHAT_INTERVAL)
+        _per_second("tgbot", TELEGRAM_BOT_PER_SECOND)
+    elif channel == "whatsapp":
+        _per_second("wa", WHATSAPP_PER_SECOND)
 
 
 def _recipient(s, msg: Message) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
