@@ -9,6 +9,9 @@ from redis.exceptions import LockError, RedisError
 
 from helpline.runtime import Runtime
 
+# Renewed while the holder works, so this expiry only frees the lock of a holder that died (a SIGKILLed
+# worker): everything waiting for that contact or recipient waits this long, not two minutes.
+HELD_LOCK_SECONDS = 20
 _local_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -56,4 +59,4 @@ def _keep(lock, done: threading.Event, every: float) -> None:  # type: ignore[no
 
 
 def contact_lock(rt: Runtime, contact_id: int) -> "contextmanager[None]":  # type: ignore[type-arg]
-    return named_lock(rt, f"contact:{contact_id}")
+    return named_lock(rt, f"contact:{contact_id}", timeout=HELD_LOCK_SECONDS)
