@@ -52,6 +52,7 @@ class TwilioSender:
 
         self.client = Client(config.twilio_account_sid, config.twilio_auth_token,
                              http_client=RebasedHttpClient(timeout=config.http_timeout_seconds))
+        self.client.messages  # loads the API's modules (~0.3 s) now, not while a row says "sending"
         self.numbers = {"whatsapp": config.twilio_whatsapp_number, "sms": config.twilio_sms_number}
 
     def send(self, out: Outgoing) -> str:
