@@ -98,10 +98,18 @@ class PostgresServer:
             shutil.chown(self.dir, user="postgres")
         data = Path(self.dir) / "data"
         self._run(self.bin / "initdb", "-D", data, "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
-        self._run(self.bin / "pg_ctl", "-D", data, "-o",
+        self.resume()
+        return self
+
+    def pause(self, mode: str = "fast") -> None:
+        """Stops the server, data kept, until resume(): the database away. Not `immediate` (a crash): with
+        this cluster's synchronous_commit=off a crash loses the last commits, which a real server keeps."""
+        self._run(self.bin / "pg_ctl", "-D", Path(self.dir) / "data", "-m", mode, "-w", "stop")
+
+    def resume(self) -> None:
+        self._run(self.bin / "pg_ctl", "-D", Path(self.dir) / "data", "-o",
                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                   f"-c synchronous_commit=off -c full_page_writes=off", "-l", Path(self.dir) / "log", "-w", "start")
-        return self
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{db}"

@@ -25,6 +25,7 @@ class Sent:
     text: str
     params: dict
     at: float
+    id: str = ""  # the provider's message id (Twilio sid, Telegram message_id)
 
 
 class FakeProviders:
@@ -32,7 +33,9 @@ class FakeProviders:
         self.sent: list[Sent] = []
         self.attempts = 0
         self.fail: list[tuple[int, dict]] = []   # queued failures: (status, extra), used one per send
+        self.fail_to: dict[str, list[tuple[int, dict]]] = {}  # the same, for sends to one recipient first
         self.reject_to: dict[str, tuple[int, dict]] = {}
+        self.inflight = 0  # requests being answered now
         self.hold = threading.Event()   # while cleared, sends wait (a provider that hangs)
         self.hold.set()
         self.arrived = threading.Event()  # set when a send request came in
@@ -49,13 +52,25 @@ class FakeProviders:
 
             def reply(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up waiting (a late answer): what it missed stays recorded
+                    self.close_connection = True
 
             def do_POST(self) -> None:
+                with fake.lock:
+                    fake.inflight += 1
+                try:
+                    self.handle_post()
+                finally:
+                    with fake.lock:
+                        fake.inflight -= 1
+
+            def handle_post(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if "json" in self.headers.get("Content-Type", ""):
                     params = json.loads(raw or b"{}")
@@ -89,14 +104,34 @@ class FakeProviders:
         self.server.shutdown()
         self.server.server_close()
 
-    def fail_next(self, status: int, times: int = 1, **extra: Any) -> None:
+    def fail_next(self, status: int, times: int = 1, to: str | None = None, **extra: Any) -> None:
+        """The next `times` sends (to `to` if given) fail with `status`; `delay=` seconds answers that late."""
         with self.lock:
-            self.fail.extend([(status, extra)] * times)
+            (self.fail if to is None else self.fail_to.setdefault(to, [])).extend([(status, extra)] * times)
 
-    def _take_failure(self) -> tuple[int, dict] | None:
+    def answer_late(self, seconds: float, times: int = 1, to: str | None = None) -> None:
+        """The next sends are taken (recorded as sent) but answered only after `seconds`: a client with a
+        shorter timeout cannot know the provider got them."""
+        self.fail_next(0, times, to, delay=seconds)
+
+    def _take_failure(self, to: str = "") -> tuple[int, dict] | None:
         with self.lock:
             self.attempts += 1
+            mine = self.fail_to.get(to)
+            if mine:
+                return mine.pop(0)
             return self.fail.pop(0) if self.fail else None
+
+    def _outcome(self, to: str) -> tuple[tuple[int, dict] | None, float]:
+        """(the failure to answer with or None, seconds to hold a success's answer back)."""
+        failure = self._take_failure(to)
+        if failure is None:
+            return None, 0.0
+        status, extra = failure
+        if status == 0:
+            return None, float(extra["delay"])
+        time.sleep(float(extra.get("delay", 0)))  # a failure answered late
+        return failure, 0.0
 
     def _twilio(self, h: Any, path: str, params: dict) -> None:
         self.arrived.set()
@@ -106,8 +141,8 @@ class FakeProviders:
             return h.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
         if not path.endswith("/Messages.json"):
             return h.reply(404, {"code": 20404, "message": "not found", "status": 404})
-        failure = self._take_failure()
         to = str(params.get("To", ""))
+        failure, late = self._outcome(to)
         if failure is None and to in self.reject_to:
             failure = self.reject_to[to]
         if failure:
@@ -116,7 +151,8 @@ class FakeProviders:
                                     "status": status, "more_info": ""})
         sid = "SM" + secrets.token_hex(16)
         with self.lock:
-            self.sent.append(Sent("twilio", "Messages", to, str(params.get("Body", "")), params, time.time()))
+            self.sent.append(Sent("twilio", "Messages", to, str(params.get("Body", "")), params, time.time(), sid))
+        time.sleep(late)
         h.reply(201, {"sid": sid, "account_sid": TWILIO_SID, "to": to, "from": params.get("From"),
                       "body": params.get("Body", ""), "status": "queued", "num_segments": "1", "num_media": "0",
                       "direction": "outbound-api", "api_version": "2010-04-01", "price": None, "error_code": None,
@@ -139,7 +175,7 @@ class FakeProviders:
         if method != "sendMessage":
             return h.reply(400, {"ok": False, "error_code": 400, "description": f"Bad Request: {method} not faked"})
         chat = str(params.get("chat_id", ""))
-        failure = self._take_failure()
+        failure, late = self._outcome(chat)
         if failure is None and chat in self.reject_to:
             failure = self.reject_to[chat]
         if failure:
@@ -152,9 +188,10 @@ class FakeProviders:
             return h.reply(status, body)
         text = str(params.get("text", ""))
         with self.lock:
-            self.sent.append(Sent("telegram", method, chat, text, params, time.time()))
             self.seq += 1
             mid = self.seq
+            self.sent.append(Sent("telegram", method, chat, text, params, time.time(), str(mid)))
+        time.sleep(late)
         h.reply(200, {"ok": True, "result": {"message_id": mid, "date": int(time.time()), "from": bot,
                                              "chat": {"id": int(chat) if chat.lstrip("-").isdigit() else chat,
                                                       "type": "private"}, "text": text}})
