@@ -133,13 +133,17 @@ def corpus() -> dict[str, tuple[list[str], list[str]]]:
     return {lang: (greet[lang], ask[lang]) for lang in ask if lang in greet}
 
 
-def crisis_texts(env: dict) -> list[str]:
+def crisis_texts(env: dict) -> list[tuple[str, bool]]:
     """HIGH messages of the development set that the current screener rates HIGH (a miss is a question
-    of recall, measured by bench/crisis_eval.py, not of latency)."""
+    of recall, measured by bench/crisis_eval.py, not of latency), each with whether the dispatcher's
+    phrase pre-screen sends it to the `crisis` queue (the others wait in `high` until a worker screens them)."""
     rows = [r["text"] for r in read_tsv(ROOT / "content" / "crisis" / "labelled_dev.tsv") if r["label"] == "high"]
     out = subprocess.run([sys.executable, "-m", "helpline.cli", "crisis", "classify"], input="\n".join(rows) + "\n",
                          env=env, capture_output=True, text=True, check=True, timeout=300).stdout.splitlines()
-    return [text for text, line in zip(rows, out) if json.loads(line).get("level") == "high"]
+    from helpline.content import load_content
+    from helpline.crisis import shared_screener
+    screener = shared_screener(load_content())
+    return [(text, screener.quick_high(text)) for text, line in zip(rows, out) if json.loads(line).get("level") == "high"]
 
 
 class Stack:
@@ -220,7 +224,7 @@ class Stack:
 class Load:
     """The open-loop schedule, the simulated contacts and what came back."""
 
-    def __init__(self, stack: Stack, rng: random.Random, texts: dict, crisis: list[str]) -> None:
+    def __init__(self, stack: Stack, rng: random.Random, texts: dict, crisis: list[tuple[str, bool]]) -> None:
         self.stack, self.rng, self.texts, self.crisis = stack, rng, texts, crisis
         self.think = random.Random(rng.random())  # used by the watch thread only
         self.client, self.bare = Client(stack.port), Client(stack.bare_port)
@@ -304,7 +308,8 @@ class Load:
             due = start + i / rate
             while next_crisis <= due and crisis_every > 0:
                 self._sleep_until(next_crisis)
-                self.send(self.new_person(161, [self.rng.choice(self.crisis)]), "crisis", next_crisis)
+                text, fast = self.rng.choice(self.crisis)
+                self.send(self.new_person(161, [text]), "crisis" if fast else "crisis-slow", next_crisis)
                 next_crisis += crisis_every
             self._sleep_until(due)
             with self.due_lock:
@@ -333,7 +338,7 @@ def database_counts(env: dict, since_id: int = 0) -> dict[str, int]:
     from helpline import crypto
     from helpline.config import Config
     from helpline.db import Database
-    from helpline.models import Message
+    from helpline.models import Conversation, Message
     from helpline.senders import LIMITS, split_text
     crypto.configure(Config.from_env(env))
     db = Database(env["DATABASE_URL"])
@@ -350,20 +355,24 @@ def database_counts(env: dict, since_id: int = 0) -> dict[str, int]:
             counts["max_id"] = conn.execute(select(func.max(m.id))).scalar() or 0
             # inbound messages (after since_id) that got no outbound row before the contact's next message
             last_in: dict[int, tuple[int, str | None]] = {}
-            silent: list[str | None] = []
-            for mid, cid, direction, payload in conn.execute(select(m.id, m.contact_id, m.direction, m.payload).where(
+            silent: list[tuple[int, str | None]] = []
+            for mid, cid, direction, status, payload in conn.execute(select(
+                    m.id, m.contact_id, m.direction, m.status, m.payload).where(
                     m.contact_id.is_not(None), m.status != "note").order_by(m.id)):
                 if direction == "in":
                     if cid in last_in:
-                        silent.append(last_in[cid][1])
+                        silent.append((cid, last_in[cid][1]))
+                        del last_in[cid]
                     level = ((payload or {}).get("screening") or {}).get("level")
-                    if mid > since_id:
+                    if mid > since_id and status == "processed":
                         last_in[cid] = (mid, level)
                 else:
                     last_in.pop(cid, None)
-            silent += [level for _mid, level in last_in.values()]
+            silent += [(cid, level) for cid, (_mid, level) in last_in.items()]
+            waiting = set(conn.execute(select(Conversation.contact_id).where(Conversation.status == "waiting")).scalars())
             counts["silent"] = len(silent)
-            counts["silent_high"] = sum(1 for level in silent if level == "high")
+            counts["silent_high"] = sum(1 for _cid, level in silent if level == "high")
+            counts["silent_waiting"] = sum(1 for cid, level in silent if level != "high" and cid in waiting)
         return counts
     finally:
         db.dispose()
@@ -444,11 +453,12 @@ def report_memory(rest: dict, peak: dict, end: dict) -> None:
         pk = peak.get(key, (0.0, None))
         e = end.get(key, (0.0, None))
         row = [r[0], pk[0], e[0], r[1] or 0.0, e[1] or 0.0]
-        if not label.startswith("bare"):
+        if not label.startswith(("bare", "postgresql")):
             total = [a + b for a, b in zip(total, row)]
         print(f"  {label:28s} {pid:>7d}  {row[0]:6.1f} {row[1]:6.1f} {row[2]:6.1f}   {row[3]:6.1f} {row[4]:6.1f}")
     print(f"  {'helpline in all':28s} {'':>7s}  {total[0]:6.1f} {total[1]:6.1f} {total[2]:6.1f}   "
-          f"{total[3]:6.1f} {total[4]:6.1f}   (peak column: sum of each process's own peak)")
+          f"{total[3]:6.1f} {total[4]:6.1f}   (Redis included, the yardstick and PostgreSQL not; peak column: "
+          "sum of each process's own peak)")
 
 
 def report_cpu(cpu: dict, messages: int, idle: dict, busy: float) -> None:
@@ -581,7 +591,7 @@ def report(args, rate, seconds, load, t0, end_of_sending, backlog, drained, befo
     stored_in = sum(v for k, v in delta.items() if k.startswith("in:"))
     db = "PostgreSQL" if args.postgres else "SQLite (WAL)"
     print(f"load: {len(recs)} messages in {window:.1f} s (target {rate:g}/s for {seconds:g} s), "
-          f"{sum(r.kind == 'crisis' for r in recs)} of them crisis; gunicorn 2 gthread x 8, "
+          f"{sum(r.kind.startswith('crisis') for r in recs)} of them crisis; gunicorn 2 gthread x 8, "
           f"{args.crisis_workers} crisis-only + {args.workers} all-queue `helpline worker`, scheduler, {db}, Redis")
     lateness = max((r.at - r.due for r in load.records), default=0.0) * 1000
     print(f"  generator kept the schedule within {lateness:.0f} ms")
@@ -597,13 +607,22 @@ def report(args, rate, seconds, load, t0, end_of_sending, backlog, drained, befo
     missing_calls = max(0, delta.get("provider_calls", 0) - calls)
     lost = (len(recs) - len(accepted)) + unexplained + delta.get("in:received", 0) + \
         after.get("out:queued", 0) + after.get("out:sending", 0) + delta.get("out:failed", 0) + missing_calls
-    print(f"  lost: {lost}  (webhooks not accepted {len(recs) - len(accepted)}, inbound rows unprocessed "
-          f"{delta.get('in:received', 0)}, outbound rows waiting {after.get('out:queued', 0) + after.get('out:sending', 0)}"
-          f" or failed {delta.get('out:failed', 0)}, sent rows that never reached the provider {missing_calls}, "
-          f"replies missing without a cause in the database {unexplained})")
+    waiting = after.get("out:queued", 0) + after.get("out:sending", 0)
+    if drained == drained:
+        print(f"  lost: {lost}  (webhooks not accepted {len(recs) - len(accepted)}, inbound rows unprocessed "
+              f"{delta.get('in:received', 0)}, outbound rows waiting {waiting} or failed {delta.get('out:failed', 0)}, "
+              f"sent rows that never reached the provider {missing_calls}, replies missing without a cause in the "
+              f"database {unexplained})")
+    else:
+        print(f"  lost: not known, the backlog did not drain: {delta.get('in:received', 0)} inbound rows unprocessed "
+              f"and {waiting} outbound rows waiting when the bench stopped; webhooks not accepted "
+              f"{len(recs) - len(accepted)}, outbound rows failed {delta.get('out:failed', 0)}, sent rows that never "
+              f"reached the provider {missing_calls}")
     if silent:
-        print(f"  processed on purpose without a reply: {silent} ({after.get('silent_high', 0)} of them screened "
-              f"HIGH again within 5 minutes of a first crisis message: paged again, no second emergency text)")
+        high, waiting = after.get("silent_high", 0), after.get("silent_waiting", 0)
+        print(f"  processed without any reply row: {silent} ({high} screened HIGH again within 5 minutes of a "
+              f"first crisis message: paged again, no second emergency text; {waiting} from contacts waiting for a "
+              f"volunteer, told 'still waiting' at most every 2 minutes; {silent - high - waiting} other)")
     print(f"  stored inbound rows {stored_in} for {len(accepted)} accepted webhooks; provider calls {calls} for "
           f"{delta.get('provider_calls', 0)} sent parts in the database (sent twice: {calls - delta.get('provider_calls', 0)})")
     for r in recs:
@@ -626,7 +645,7 @@ def report(args, rate, seconds, load, t0, end_of_sending, backlog, drained, befo
         print(f"                   ratio helpline / bare: p50 {hr['p50'] / br['p50']:.1f}, p99 {hr['p99'] / br['p99']:.1f}")
         print(f"  goal first reply p50 <= 100 ms: {'met' if hr['p50'] <= 100 else 'NOT met'}; "
               f"p99 <= 500 ms: {'met' if hr['p99'] <= 500 else 'NOT met'} (at {len(recs) / window:.1f} msg/s)")
-    crises = [r for r in recs if r.kind == "crisis"]
+    crises = [r for r in recs if r.kind.startswith("crisis")]
     if crises:
         pages: dict[str, float] = {}
         for s in provider_log:
@@ -634,7 +653,7 @@ def report(args, rate, seconds, load, t0, end_of_sending, backlog, drained, befo
                 for code, _stored, _processed in codes.values():
                     if code in s.text and code not in pages:
                         pages[code] = s.at
-        lat, to_processed, to_page, missing = [], [], [], 0
+        lat, to_processed, to_page, by_lane, missing = [], [], [], {"crisis": [], "crisis-slow": []}, 0
         for r in crises:
             p = r.person
             code, stored, processed = codes.get(crypto.address_hash(p.channel, p.address), ("", 0.0, 0.0))
@@ -642,12 +661,15 @@ def report(args, rate, seconds, load, t0, end_of_sending, backlog, drained, befo
                 missing += 1
             else:
                 lat.append((pages[code] - r.at) * 1000)
+                by_lane[r.kind].append(lat[-1])
                 to_processed.append((processed - stored) * 1000)
                 to_page.append((pages[code] - processed) * 1000)
         print(f"  crisis -> page at the professional {fmt(percentiles(lat))}; max {max(lat, default=0):.0f} ms; "
               f"no page: {missing}")
         print(f"  crisis -> emergency numbers to the contact "
               f"{fmt(percentiles([(r.reply_at - r.at) * 1000 for r in crises if r.reply_at]))}")
+        print(f"    phrase pre-screen hit (`crisis` queue)  {fmt(percentiles(by_lane['crisis']))}")
+        print(f"    caught by the model only (`high` queue) {fmt(percentiles(by_lane['crisis-slow']))}")
         print(f"    of which stored -> processed {fmt(percentiles(to_processed))}")
         print(f"             processed -> page   {fmt(percentiles(to_page))}")
         p99 = percentiles(lat)["p99"]
