@@ -1,0 +1,116 @@
+"""The crisis screener's rules that the labelled sets measure only in aggregate: negation, idioms, typos,
+and how the phrase lists and the embedding net decide together (figures: bench/crisis_eval.py)."""
+from __future__ import annotations
+
+import pytest
+
+from helpline.content import load_content
+from helpline.crisis import (
+    NONE,
+    PhraseResult,
+    Scores,
+    Screening,
+    Thresholds,
+    decide,
+    semantic_text,
+    shared_screener,
+)
+from helpline.normalise import normalise
+
+SCREENER = shared_screener(load_content())
+
+
+@pytest.mark.parametrize("text", [
+    "I am not suicidal, I just need a lawyer for my appeal",
+    "je suis pas suicidaire hein, j'ai juste besoin d'un avocat",
+    "intihar düşüncem yok, sadece avukata ihtiyacım var",          # negation after the phrase
+    "kendimi öldürmeyeceğim, sadece soruyorum",                     # negation inside the phrase's last word
+    "ez naxwazim xwe bikujim, tenê parêzerek ji min re lazim e",    # one letter from "ez dixwazim xwe bikujim"
+    "man ghasde khodkoshi nadaram, faghat vakil mikham",
+])
+def test_a_denied_phrase_does_not_count_on_its_own(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level is None and result.negated.level is not None
+    assert len(result.remainder.split()) < len(normalise(text).split())  # the denial is cut from what the net reads
+    assert SCREENER.screen(text).level != "high"  # the net may still want a human to look; it cannot page
+
+
+@pytest.mark.parametrize("text", [
+    "No. I want to kill myself",             # the negator is in another sentence
+    "im not ok i want to die",               # a new subject ends its reach
+    "no aguanto mas me voy a matar",         # "no" belongs to another phrase ("no aguanto más")
+    "I'm not suicidal but tonight I will kill myself",
+    "Nefes alamıyorum, göğsüm çok ağrıyor",  # the phrase itself is negative ("I cannot breathe")
+])
+def test_a_negator_out_of_reach_does_not_hide_a_crisis(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level == "high"
+    assert SCREENER.screen(text).level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "dying to know when my interview is lol",
+    "my phone died yesterday so i missed your message",
+    "this heat is killing me, can we open the windows?",
+    "este calor me está matando, podemos abrir las ventanas?",
+    "эта жара меня убивает, можно открыть окна?",
+    "ev germ min dikuje, em dikarin pencereyan vekin?",
+    "دارم میمیرم بدونم جواب پناهندگیم چی شد",
+])
+def test_idioms_are_no_phrase_hit(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level is None
+
+
+def test_a_typo_of_a_long_phrase_still_pages_but_another_word_does_not() -> None:
+    typo = SCREENER.phrase_result("i will kill myslef tonight")
+    assert typo.found.level == "high" or typo.near.level == "high"
+    other_word = SCREENER.phrase_result("esta espera me está matando")  # "me está atacando" is a phrase
+    assert other_word.found.level is None
+
+
+def test_a_phrase_split_by_a_comma_is_still_found() -> None:
+    assert SCREENER.phrase_result("💊💊💊, goodbye everyone").found.level == "high"
+
+
+def test_quick_high_agrees_with_the_phrase_pass() -> None:
+    assert SCREENER.quick_high("he is beating me right now please help")
+    assert not SCREENER.quick_high("I am not suicidal, I just need a lawyer")
+    assert not SCREENER.quick_high("how do I register my kids for school?")
+
+
+def _phrases(found: Screening = NONE, negated: Screening = NONE, near: Screening = NONE) -> PhraseResult:
+    return PhraseResult(found, negated, "the rest", near)
+
+
+T = Thresholds(any=0.3, high=0.5, floor=0.1)
+HIGH = Screening("high", "violence", 1.0, "phrase")
+MEDIUM = Screening("medium", "trafficking", 0.6, "phrase")
+
+
+def test_decide_a_high_phrase_pages_whatever_the_net_says() -> None:
+    assert decide(_phrases(HIGH), Scores(0.01, 0.01, "violence"), T).level == "high"
+
+
+def test_decide_the_net_alone_flags_and_pages_at_its_thresholds() -> None:
+    assert decide(_phrases(), Scores(0.29, 0.1, "distress"), T).level is None
+    assert decide(_phrases(), Scores(0.31, 0.1, "distress"), T).level == "medium"
+    assert decide(_phrases(), Scores(0.9, 0.51, "medical"), T).level == "high"
+
+
+def test_decide_a_medium_phrase_in_a_message_far_from_any_crisis_is_dropped() -> None:
+    # "the smugglers beat us on the boat in 2021, should I tell the interviewer?"
+    assert decide(_phrases(MEDIUM), Scores(0.05, 0.01, "trafficking"), T).level is None
+    assert decide(_phrases(MEDIUM), Scores(0.15, 0.01, "trafficking"), T).level == "medium"
+    assert decide(_phrases(MEDIUM), None, T).level == "medium"  # too short for the net: the phrase decides
+
+
+def test_decide_a_phrase_a_few_letters_off_needs_the_net_to_agree() -> None:
+    near = Screening("high", "suicide_self_harm", 0.9, "near")
+    assert decide(_phrases(near=near), Scores(0.1, 0.1, "suicide_self_harm"), T).level is None
+    assert decide(_phrases(near=near), Scores(0.6, 0.2, "suicide_self_harm"), T).level == "high"
+
+
+def test_decide_a_denial_can_be_flagged_but_never_pages() -> None:
+    denied = _phrases(negated=Screening("high", "suicide_self_harm", 0.0, "phrase"))
+    assert decide(denied, Scores(0.95, 0.95, "suicide_self_harm"), T).level == "medium"
+    assert semantic_text(denied, "the whole message") == "the rest"
+    assert semantic_text(_phrases(), "the whole message") == "the whole message"
