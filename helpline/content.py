@@ -309,8 +309,16 @@ def _load(base: Path) -> tuple[Content, list[str]]:
             for category, sentences in (doc.get("high") or {}).items():
                 exemplars.setdefault("high", {}).setdefault(category, []).extend(sentences or [])
             exemplars.setdefault("lookalike", []).extend(doc.get("lookalike") or [])
+            exemplars.setdefault("lookalike", []).extend(doc.get("everyday") or [])  # weighted as the FAQ is
+            exemplars.setdefault("everyday", []).extend(doc.get("everyday") or [])
+            for key in ("faq_medium", "faq_skip"):
+                exemplars.setdefault(key, []).extend(str(x) for x in doc.get(key) or [])
         else:
             crisis[path.stem] = doc
+    known = {e.id for e in faq}
+    for key in ("faq_medium", "faq_skip"):
+        errors.extend(f"content/crisis/exemplars*.yaml: {key}: no FAQ entry {x!r}"
+                      for x in exemplars.get(key, []) if x not in known)
     labelled: list[dict] = []
     dev = base / "crisis" / "labelled_dev.tsv"
     if dev.exists():

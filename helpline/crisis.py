@@ -20,14 +20,21 @@ from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrilli
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
 # The semantic net: two logistic heads over e5 embeddings, trained at start-up on the exemplar bank
-# (content/crisis/exemplars*.yaml, the command phrases, and the labelled development set
+# (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing, and the labelled development set
 # content/crisis/labelled_dev.tsv). The thresholds come from `python bench/crisis_eval.py cv`: cross-validation
-# on the development set by message family, fewest false alarms with recall >= 0.98 and HIGH paged >= 0.9.
-HEAD_ANY = 0.325     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.475    # P(high) at or above this -> HIGH (page)
+# on the development set by message family, fewest false alarms with recall >= 0.98 and HIGH paged >= 0.9;
+# PAGE_MARGIN from `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
+HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
+HEAD_HIGH = 0.375    # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
+# The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
+# (cosine): then the net's HIGH becomes MEDIUM (a person looks first, no page); and its MEDIUM is dropped
+# when an everyday sentence is nearer than any crisis by FLAG_MARGIN
+PAGE_MARGIN = 0.02
+FLAG_MARGIN = 0.02
 MIN_SEMANTIC_WORDS = 3
+FAQ_WEIGHT = 0.05    # weight of each FAQ phrasing and everyday message in the bank (~4,000): bench/crisis_eval.py cv
 FUZZY_CUTOFF = 88
 # a negator's reach ends at a clause break or at a new subject ("i'm not ok i want to die")
 _CLAUSE = re.compile(r"[,.;:!?¡¿،؛።፣፤፥…\n]+")
@@ -212,6 +219,7 @@ class Screener:
         self._labelled = content.crisis_labelled
         self._commands = sorted({w for per_lang in content.keywords.values() for words in per_lang.values()
                                  for w in words if len(w.split()) >= 3})
+        self._faq = _faq_exemplars(content)
         self._semantic: _Heads | None = None
 
     # -- the passes
@@ -340,22 +348,27 @@ class Screener:
                         best = best if best.level else Screening(level, category, hit[1] / 100, "near")
         return best
 
-    def bank(self) -> tuple[list[str], list[int], list[str | None]]:
-        """(texts, level 2/1/0, category) of the exemplar bank, each text as the net will read such a message
+    def bank(self) -> tuple[list[str], list[int], list[str | None], list[float]]:
+        """(texts, level 2/1/0, category, weight) of the exemplar bank, each text as the net will read such a message
         (`semantic_text`): "I am not suicidal, I just need a lawyer" is learnt as "i am, i just need a
         lawyer". Learnt whole, such denials taught the net that "I want to kill myself" is no crisis."""
-        texts, levels, cats = [], [], []
+        texts, levels, cats, weights = [], [], [], []
         for category, sentences in (self._exemplars.get("high") or {}).items():
             for s in sentences or []:
-                texts.append(str(s)), levels.append(2), cats.append(category)
+                texts.append(str(s)), levels.append(2), cats.append(category), weights.append(1.0)
+        everyday = set(self._exemplars.get("everyday") or [])
         for s in self._exemplars.get("lookalike") or []:
             texts.append(str(s)), levels.append(0), cats.append(None)
+            weights.append(FAQ_WEIGHT if s in everyday else 1.0)
         for phrase in self._commands:  # "I want to talk to a person" in every language is not a crisis
             texts.append(phrase), levels.append(0), cats.append(None)
+        weights.extend([1.0] * (len(texts) - len(weights)))
+        for text, level, category in self._faq:  # the everyday questions (content/crisis/exemplars_faq.yaml)
+            texts.append(text), levels.append(level), cats.append(category), weights.append(FAQ_WEIGHT)
         for row in self._labelled:
             texts.append(row["text"]), levels.append({"high": 2, "medium": 1}.get(row["label"], 0))
-            cats.append(row["category"] if row["category"] != "-" else None)
-        return [self._as_read(t) for t in texts], levels, cats
+            cats.append(row["category"] if row["category"] != "-" else None), weights.append(1.0)
+        return [self._as_read(t) for t in texts], levels, cats, weights
 
     def _as_read(self, text: str) -> str:
         if not any(self._any_negator.fullmatch(t) for t in normalise(text).split()):
@@ -368,8 +381,8 @@ class Screener:
     def _load_semantic(self) -> _Heads:
         if self._semantic is None:
             from helpline import embeddings
-            texts, levels, cats = self.bank()
-            self._semantic = train_heads(embeddings.embed_cached("crisis", texts), levels, cats)
+            texts, levels, cats, weights = self.bank()
+            self._semantic = train_heads(embeddings.embed_cached("crisis", texts), levels, cats, weights)
         return self._semantic
 
     def semantic_scores(self, text: str, heads: _Heads | None = None) -> Scores | None:
@@ -382,7 +395,9 @@ class Screener:
         if not len(heads.vectors):
             return None
         v = embeddings.embed_one(text[:2000])
-        return Scores(heads.any.probability(v), heads.high.probability(v), heads.category(v))
+        sims = heads.vectors @ v
+        return Scores(heads.any.probability(v), heads.high.probability(v), heads.category(v, sims),
+                      *heads.nearest(sims))
 
     def screen(self, text: str, semantic: bool = True) -> Screening:
         """Phrase lists of every language first; a HIGH phrase pages at once. Otherwise the embedding net has
@@ -391,6 +406,32 @@ class Screener:
         if phrases.found.level == "high" or not semantic:
             return phrases.found
         return decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
+
+
+# what a FAQ entry taught as MEDIUM is a sign of, for the category the net reports
+_FAQ_CATEGORY = {"safety": "violence", "mental_health": "distress", "discrimination": "violence",
+                 "children_and_unaccompanied_minors": "child_at_risk", "health": "medical"}
+
+
+def _faq_exemplars(content: Content) -> list[tuple[str, int, str | None]]:
+    """Every FAQ phrasing as (text, level, category): level 0 (an everyday question) unless the entry is
+    listed under `faq_medium` (1) or `faq_skip` (left out) in content/crisis/exemplars_faq.yaml."""
+    medium = set(content.exemplars.get("faq_medium") or [])
+    skip = set(content.exemplars.get("faq_skip") or [])
+    topic = {e.id: e.topic for e in content.faq}
+    questions: dict[str, list[str]] = {}
+    for e in content.faq:
+        questions.setdefault(e.id, []).extend(e.questions)
+    for entry_id, more in content.extra_questions.items():
+        questions.setdefault(entry_id, []).extend(more)
+    out: list[tuple[str, int, str | None]] = []
+    for entry_id, texts in questions.items():
+        if entry_id in skip:
+            continue
+        level = 1 if entry_id in medium else 0
+        category = _FAQ_CATEGORY.get(topic[entry_id], "distress") if level else None
+        out.extend((t, level, category) for t in dict.fromkeys(texts))
+    return out
 
 
 def semantic_text(phrases: PhraseResult, text: str) -> str:
@@ -407,6 +448,11 @@ class Scores:
     any: float
     high: float
     category: str
+    # cosine similarity of the nearest bank sentence that is a crisis of any level, a HIGH crisis, everyday
+    nearest_crisis: float = 0.0
+    nearest_high: float = 0.0
+    nearest_everyday: float = -1.0
+    nearest_not_high: float = -1.0
 
 
 @dataclass(frozen=True)
@@ -414,6 +460,8 @@ class Thresholds:
     any: float = HEAD_ANY
     high: float = HEAD_HIGH
     floor: float = MEDIUM_FLOOR
+    page_margin: float = PAGE_MARGIN
+    flag_margin: float = FLAG_MARGIN
 
 
 def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds()) -> Screening:
@@ -426,9 +474,12 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     if phrases.near.level and net.any >= t.any:
         return Screening(phrases.near.level, phrases.near.category, net.any, "fuzzy")
     denied = found.level is None and phrases.negated.level is not None  # "I'm not suicidal, but ...": no page
+    # the heads draw one line through the space; next to an everyday question they ask a person, not a page
+    everyday_high = net.nearest_not_high - net.nearest_high > t.page_margin
+    everyday_any = net.nearest_everyday - net.nearest_crisis > t.flag_margin
     if net.high >= t.high and not denied:
-        return Screening("high", net.category, net.high, "semantic")
-    if found.level is None and net.any >= t.any:
+        return Screening("medium" if everyday_high else "high", net.category, net.high, "semantic")
+    if found.level is None and net.any >= t.any and not everyday_any:
         return Screening("medium", net.category, net.any, "semantic")
     if found.level and net.any < t.floor:  # "the smugglers beat us on the boat in 2021": a story, not a crisis
         return Screening(None, None, net.any, "semantic")
@@ -447,10 +498,11 @@ class _Head:
 _SCALE = 10.0
 
 
-def _train(x: np.ndarray, y: np.ndarray, iters: int = 50) -> _Head:
-    """L2-regularised logistic regression by Newton's method: deterministic, numpy only, converges in
-    about ten steps (under a second for a few thousand sentences)."""
+def _train(x: np.ndarray, y: np.ndarray, weight: np.ndarray, iters: int = 50) -> _Head:
+    """Weighted, L2-regularised logistic regression by Newton's method: deterministic, numpy only,
+    converges in about ten steps (a second or two for a few thousand sentences)."""
     n, d = x.shape
+    weight = weight / weight.sum() if len(y) else weight
     if not len(y) or y.min() == y.max():
         return _Head(np.zeros(d), -10.0 if not len(y) or y.max() == 0 else 10.0)
     xs = np.hstack([x.astype(np.float64) * _SCALE, np.ones((n, 1))])
@@ -459,8 +511,8 @@ def _train(x: np.ndarray, y: np.ndarray, iters: int = 50) -> _Head:
     w = np.zeros(d + 1)
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-(xs @ w)))
-        gradient = xs.T @ (p - y) / n + reg * w
-        hessian = (xs.T * (p * (1 - p) / n)) @ xs + np.diag(reg)
+        gradient = xs.T @ (weight * (p - y)) + reg * w
+        hessian = (xs.T * (weight * p * (1 - p))) @ xs + np.diag(reg)
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-7:
@@ -476,17 +528,25 @@ class _Heads:
     high: _Head
     levels: np.ndarray
 
-    def category(self, v: np.ndarray) -> str:
+    def nearest(self, sims: np.ndarray) -> tuple[float, float, float, float]:
+        """Similarity of the nearest crisis (any level), HIGH crisis, everyday and not-HIGH sentence of the bank."""
+        def top(mask: np.ndarray) -> float:
+            return float(sims[mask].max()) if mask.any() else -1.0
+        return top(self.levels > 0), top(self.levels == 2), top(self.levels == 0), top(self.levels < 2)
+
+    def category(self, v: np.ndarray, sims: np.ndarray | None = None) -> str:
         """The category of the nearest crisis exemplar."""
-        sims = self.vectors @ v
-        sims[self.levels == 0] = -2.0
+        sims = (self.vectors @ v) if sims is None else sims.copy()
+        sims[self.levels == 0] = -2.0  # the category of the nearest crisis exemplar, never of a question
         return self.cats[int(np.argmax(sims))] or "distress"
 
 
-def train_heads(vectors: np.ndarray, levels: list[int], cats: list[str | None]) -> _Heads:
+def train_heads(vectors: np.ndarray, levels: list[int], cats: list[str | None],
+                weights: list[float] | None = None) -> _Heads:
     y = np.array(levels)
-    return _Heads(vectors, cats, _train(vectors, (y > 0).astype(float)),
-                  _train(vectors, (y == 2).astype(float)), y)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return _Heads(vectors, cats, _train(vectors, (y > 0).astype(float), w),
+                  _train(vectors, (y == 2).astype(float), w), y)
 
 
 def _rank(s: Screening) -> int:

@@ -17,7 +17,8 @@ from helpline.crisis import (
 )
 from helpline.normalise import normalise
 
-SCREENER = shared_screener(load_content())
+CONTENT = load_content()
+SCREENER = shared_screener(CONTENT)
 
 
 @pytest.mark.parametrize("text", [
@@ -94,6 +95,31 @@ def test_decide_the_net_alone_flags_and_pages_at_its_thresholds() -> None:
     assert decide(_phrases(), Scores(0.29, 0.1, "distress"), T).level is None
     assert decide(_phrases(), Scores(0.31, 0.1, "distress"), T).level == "medium"
     assert decide(_phrases(), Scores(0.9, 0.51, "medical"), T).level == "high"
+
+
+def test_decide_the_net_does_not_page_next_to_an_everyday_question() -> None:
+    t = Thresholds(any=0.3, high=0.5, floor=0.1, page_margin=0.0, flag_margin=0.02)
+    # nearest bank sentences (crisis, high, everyday, not high): a HIGH crisis is nearest -> page
+    assert decide(_phrases(), Scores(0.9, 0.8, "medical", 0.9, 0.9, 0.7, 0.8), t).level == "high"
+    # "the heater in our room is broken": an everyday question is nearer than any HIGH crisis -> a person looks
+    assert decide(_phrases(), Scores(0.9, 0.8, "medical", 0.8, 0.8, 0.9, 0.9), t).level == "medium"
+    # and nearer than any crisis at all by more than the margin: not flagged
+    assert decide(_phrases(), Scores(0.4, 0.1, "medical", 0.8, 0.7, 0.83, 0.83), t).level is None
+    assert decide(_phrases(), Scores(0.4, 0.1, "medical", 0.82, 0.7, 0.83, 0.83), t).level == "medium"
+    # a HIGH phrase pages whatever is nearest
+    assert decide(_phrases(HIGH), Scores(0.1, 0.1, "violence", 0.5, 0.5, 0.99, 0.99), t).level == "high"
+
+
+def test_everyday_messages_are_taught_but_danger_in_the_faq_is_not_taught_away() -> None:
+    faq = {text: (level, category) for text, level, category in SCREENER._faq}
+    assert faq[CONTENT.faq_entry("work.can_i_work", "en").questions[0]] == (0, None)  # everyday
+    threatened = CONTENT.faq_entry("safety.threatened_in_accommodation", "en").questions[0]
+    assert faq[threatened] == (1, "violence")  # taught as MEDIUM: a person looks first
+    hits = CONTENT.faq_entry("safety.violence_at_home", "en").questions[0]
+    assert hits not in faq  # left to the net: a husband who hits can be an emergency
+    texts, levels, _cats, weights = SCREENER.bank()
+    assert len(texts) == len(levels) == len(weights)
+    assert min(weights) > 0
 
 
 def test_decide_a_medium_phrase_in_a_message_far_from_any_crisis_is_dropped() -> None:
