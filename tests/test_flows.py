@@ -199,3 +199,35 @@ def test_volunteer_on_shift_is_assigned_at_once(person, app):
     with rt.db.session() as s:
         conv = s.scalar(select(Conversation))
         assert conv.status == "active" and conv.assigned_to is not None
+
+
+def _screen_as_medium(app, monkeypatch):  # type: ignore[no-untyped-def]
+    from helpline.crisis import Screening
+    monkeypatch.setattr(app.extensions["helpline"].screener, "screen",
+                        lambda text, semantic=True: Screening("medium", "distress", 0.5, "semantic"))
+
+
+def test_medium_distress_asks_for_a_person_and_still_answers_the_question(person, app, monkeypatch):
+    person.say("Hello")
+    person.say("1")
+    _screen_as_medium(app, monkeypatch)
+    replies = person.say("How can I apply for asylum in Germany?")
+    entry = CONTENT.faq_entry("asylum_procedure.how_to_apply", "en")
+    assert any(entry.answer in r for r in replies), replies
+    assert any(r.startswith(text("crisis_medium", emergency="112")[:30]) for r in replies), replies
+    with app.extensions["helpline"].db.session() as s:
+        conv = s.scalar(select(Conversation))
+        assert conv.priority == 1 and conv.status == "waiting"
+
+
+def test_medium_distress_without_a_question_goes_to_a_person_only(person, app, monkeypatch):
+    person.say("Hello")
+    person.say("1")
+    _screen_as_medium(app, monkeypatch)
+    words = "the sea was so dark that night"
+    assert not app.extensions["helpline"].faq.match(words).confident  # no question to answer
+    replies = person.say(words)
+    assert replies[0].startswith(text("crisis_medium", emergency="112")[:30])
+    assert not any(e.answer in r for r in replies for e in CONTENT.faq if e.lang == "en")
+    with app.extensions["helpline"].db.session() as s:
+        assert s.scalar(select(Conversation)).status == "waiting"

@@ -59,7 +59,7 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
     if msg.payload.get("callback_id"):
         _answer_callback(msg.payload["callback_id"])
     screening = rt.screener.screen(text) if text else Screening(None, None, 0.0)
-    if text and screening.level is None and not text.strip().isdigit():
+    if text and screening.level != "high" and not text.strip().isdigit():
         rt.faq.match(text)  # the slow part, done before this transaction writes (SQLite has one writer)
     if screening.level:
         msg.payload = {**msg.payload, "screening": {"level": screening.level, "category": screening.category,
@@ -86,6 +86,9 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
     if _flooding(s, contact, msg):
         return
     if screening.level == "medium":
+        # MEDIUM asks for a person, it does not stop the bot: a question the FAQ answers is answered too
+        if conv.status != "active" and text and rt.faq.match(text).confident:
+            _run_flow(s, contact, conv, msg, text, expired)
         _distress(s, contact, conv, screening)
         return
     if conv.status == "active":
