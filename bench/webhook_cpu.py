@@ -38,7 +38,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=8)
-    ap.add_argument("--profile", action="store_true", help="cProfile the measured requests, top 40 by own time")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile the measured requests (in one thread), top 40 by own time")
     args = ap.parse_args()
     redis_proc, redis_url, _ = start_redis()
     data = tempfile.mkdtemp(prefix="bench-webhook-cpu-")

@@ -54,7 +54,7 @@ def main() -> int:
             pids = descendants(server.pid) + ([redis_proc.pid] if name == "helpline" else [])
             cpu_before = sum(cpu_seconds(p) for p in pids)
             t = throughput(port, bodies[200:], seconds=args.seconds)
-            # CPU of the server's processes (and Redis) per answer: steadier than answers/s on a shared machine
+            # CPU of the server's processes (and Redis) per answer: steadier than answers/s when shared
             t["cpu_ms"] = (sum(cpu_seconds(p) for p in pids) - cpu_before) * 1000 / max(1, t["ok"])
             rate_bodies = [signed_body(url, f"+49152{i:08d}", "Where can I find a lawyer?")
                            for i in range(int(args.rate * args.seconds))]

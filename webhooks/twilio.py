@@ -35,7 +35,8 @@ def _verified() -> bool:
     # validate() always computes two signatures (the URL with and without its port); the URL as
     # configured is what Twilio signs in practice, so try it alone first
     expected = validator.compute_signature(url, request.form).encode()
-    return hmac.compare_digest(expected, signature.encode()) or validator.validate(url, request.form, signature)
+    return hmac.compare_digest(expected, signature.encode()) or \
+        validator.validate(url, request.form, signature)
 
 
 @functools.lru_cache(maxsize=4)

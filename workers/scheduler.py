@@ -75,7 +75,8 @@ def run_round(rt, stuck_inbound_seconds: float = STUCK_INBOUND_SECONDS,  # type:
     return counts
 
 
-def not_reenqueued_lately(redis_client, kind: str, ids: list[int]) -> list[int]:  # type: ignore[no-untyped-def]
+def not_reenqueued_lately(redis_client, kind: str,  # type: ignore[no-untyped-def]
+                          ids: list[int]) -> list[int]:
     """The ids not re-enqueued in the last REENQUEUE_EVERY_SECONDS, now marked as re-enqueued.
 
     A row still waiting may have its job queued behind a backlog; re-enqueueing it every round grew
