@@ -15,8 +15,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (ROOT, SID, TOKEN, fixed_rate, free_port, gunicorn, signed_body, start_redis, stop,  # noqa: E402
-                          throughput, wait_http)
+from bench.common import (ROOT, SID, TOKEN, cpu_seconds, descendants, fixed_rate, free_port, gunicorn,  # noqa: E402
+                          signed_body, start_redis, stop, throughput, wait_http)
 
 
 def main() -> int:
@@ -50,7 +50,12 @@ def main() -> int:
         for name, port in (("bare", port_b), ("helpline", port_h)):
             bodies = [signed_body(url, f"+49151{i:08d}", "Hello, how do I apply for asylum?") for i in range(n)]
             throughput(port, bodies[:200], seconds=1.0)  # warm up
+            server = {"bare": bare, "helpline": helpline}[name]
+            pids = descendants(server.pid) + ([redis_proc.pid] if name == "helpline" else [])
+            cpu_before = sum(cpu_seconds(p) for p in pids)
             t = throughput(port, bodies[200:], seconds=args.seconds)
+            # CPU of the server's processes (and Redis) per answer: steadier than answers/s when shared
+            t["cpu_ms"] = (sum(cpu_seconds(p) for p in pids) - cpu_before) * 1000 / max(1, t["ok"])
             rate_bodies = [signed_body(url, f"+49152{i:08d}", "Where can I find a lawyer?")
                            for i in range(int(args.rate * args.seconds))]
             lat = fixed_rate(port, rate_bodies, args.rate, args.seconds)
@@ -58,10 +63,11 @@ def main() -> int:
         db = "SQLite (WAL)" if db_url.startswith("sqlite") else "PostgreSQL"
         print(f"webhook benchmark: gunicorn 2 gthread workers x 8 threads, {db}, Redis, 8 keep-alive clients")
         for name, (t, lat) in results.items():
-            print(f"  {name:9s} {t['per_second']:7.0f} answers/s ({t['errors']} errors); at {args.rate:.0f}/s: "
+            print(f"  {name:9s} {t['per_second']:7.0f} answers/s ({t['errors']} errors), {t['cpu_ms']:.2f} ms CPU "
+                  f"each; at {args.rate:.0f}/s: "
                   f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms ({lat['errors']} errors)")
         ratio = results["helpline"][0]["per_second"] / results["bare"][0]["per_second"]
-        print(f"  ratio helpline / bare Flask: {ratio:.2f}")
+        print(f"  ratio helpline / bare Flask: {ratio:.2f}; load average {os.getloadavg()[0]:.1f}")
     finally:
         stop(helpline)
         stop(bare)

@@ -48,15 +48,17 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(dashboard_bp)
     _register_errors(app)
 
+    csp = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+           "script-src 'self'; connect-src 'self'; frame-ancestors ")
+    csp_chat = csp + " ".join(("'self'",) + config.chat_embed_origins)
+    csp = csp + "'self'"
+
     @app.after_request
     def _security_headers(resp):  # type: ignore[no-untyped-def]
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        ancestors = " ".join(("'self'",) + (config.chat_embed_origins if request.path.startswith("/chat") else ()))
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            f"script-src 'self'; connect-src 'self'; frame-ancestors {ancestors}")
+        headers = resp.headers  # built once above: this runs on every webhook too
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Content-Security-Policy", csp_chat if request.path.startswith("/chat") else csp)
         return resp
 
     return app

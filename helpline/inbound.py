@@ -100,8 +100,3 @@ def do_store_inbound(conn: Connection, msg: InboundMessage, default_region: str)
 def is_stored(conn: Connection, msg: InboundMessage) -> bool:
     return bool(msg.provider_id) and conn.execute(_FIND_MESSAGE, {
         "channel": msg.channel, "provider_id": msg.provider_id}).first() is not None
-
-
-def announce(redis_client, message_id: int, contact_id: int) -> None:  # type: ignore[no-untyped-def]
-    """Tells the workers' dispatchers a message is stored: one list push of two ids."""
-    redis_client.rpush(INBOUND_LIST, f"{message_id}:{contact_id}")

@@ -25,12 +25,17 @@ def backoff(crisis: bool = False) -> list[int]:
 
 
 def enqueue_delivery(message_ids: Iterable[int], crisis: bool = False) -> None:
+    """A send job per row: crisis rows on `crisis`, the rest at the front of `high`.
+
+    A send takes ~10 ms and processing ~100 ms; behind processing (or on `default`, which a worker
+    takes only when `high` is empty) replies waited until the traffic stopped. At the front they
+    overtake the backlog; `deliver` still sends a recipient's rows in the order they were made."""
     from rq import Retry
     rt = current_runtime()
-    q = rt.queue("crisis" if crisis else "default")
+    q = rt.queue("crisis" if crisis else "high")
     for mid in message_ids:
         q.enqueue("workers.outbound.deliver", mid, job_id=f"deliver-{mid}", retry=Retry(max=6, interval=backoff(crisis)),
-                  result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=60)
+                  result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=60, at_front=not crisis)
 
 
 def enqueue_processing(contact_id: int, crisis: bool = False) -> None:

@@ -18,6 +18,7 @@ from helpline.db import Database
 
 if TYPE_CHECKING:
     from flows.engine import Engine
+    from helpline.announcer import Announcer
     from helpline.senders import Senders
     from helpline.content import Content
     from helpline.crisis import Screener
@@ -38,6 +39,17 @@ class Runtime:
         timeout = 1.0 if self.web else 10.0
         return redis.Redis.from_url(self.config.redis_url, socket_timeout=timeout,
                                     socket_connect_timeout=timeout, health_check_interval=30)
+
+    @cached_property
+    def announcer(self) -> "Announcer":
+        """Pushes "message stored" notices to Redis from a background thread (the webhooks')."""
+        from helpline.announcer import Announcer
+        return Announcer(self.redis)
+
+    def flush_announcements(self) -> None:
+        """Every notice this process gave its announcer is in Redis (or given up) when this returns."""
+        if "announcer" in self.__dict__:
+            self.announcer.flush()
 
     def queue(self, name: str) -> Any:
         from rq import Queue
@@ -71,6 +83,7 @@ class Runtime:
         return Senders(self.config)
 
     def close(self) -> None:
+        self.flush_announcements()
         self.db.dispose()
         if "redis" in self.__dict__:
             self.redis.close()

@@ -180,6 +180,7 @@ def corpus_app(request, tmp_path_factory, redis_server):  # type: ignore[no-unty
 def counts(app) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
     """(inbound messages, contacts, dispatch notices waiting, the newest message id)."""
     rt = app.extensions["helpline"]
+    rt.flush_announcements()  # the webhooks' notices go to Redis from a background thread
     with rt.db.session() as s:
         inbound = s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
         contacts = s.scalar(select(func.count()).select_from(Contact))

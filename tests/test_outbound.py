@@ -160,10 +160,32 @@ def test_rows_are_queued_then_the_job_carries_only_the_id(app, redis_client):
     rt = app.extensions["helpline"]
     with app.app_context(), rt.db.session() as s:
         queue_text(s, s.get(Contact, cid), "secret text +4915100000201")
-    jobs = Queue("default", connection=redis_client).jobs
+    jobs = Queue("high", connection=redis_client).jobs
     assert len(jobs) == 1 and jobs[0].args == (jobs[0].args[0],) and isinstance(jobs[0].args[0], int)
     assert jobs[0].failure_ttl <= 86400 and jobs[0].result_ttl <= 3600
     raw = b"".join(v for k in redis_client.keys("rq:job:*") for v in redis_client.hgetall(k).values())
     assert b"secret text" not in raw and b"4915100000201" not in raw
     with rt.db.session() as s:
         assert s.scalar(select(Message.status)) == "queued"
+
+
+def test_replies_overtake_waiting_processing_and_crisis_replies_go_on_crisis(app, redis_client):
+    """Under steady traffic `high` is never empty: a reply behind processing would wait for all of it."""
+    from rq import Queue
+
+    from helpline.outbox import enqueue_processing
+    cid = _contact(app)
+    rt = app.extensions["helpline"]
+    with app.app_context():
+        for _ in range(3):
+            enqueue_processing(cid)
+        with rt.db.session() as s:
+            reply = queue_text(s, s.get(Contact, cid), "reply")
+        with rt.db.session() as s:
+            crisis = queue_text(s, s.get(Contact, cid), "crisis reply", crisis=True, force=True)
+    high = Queue("high", connection=redis_client).jobs
+    processing = ["workers.inbound.process_contact"] * 3
+    assert [j.func_name for j in high] == ["workers.outbound.deliver"] + processing
+    assert high[0].args == (reply.id,)
+    assert [j.args for j in Queue("crisis", connection=redis_client).jobs] == [(crisis.id,)]
+    assert Queue("default", connection=redis_client).count == 0

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpline.models import Contact, Message
-from tests.support import post_telegram, post_twilio, run_jobs
+from tests.support import PUBLIC, post_telegram, post_twilio, run_jobs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -68,6 +68,14 @@ def test_unsigned_or_forged_twilio_is_refused_and_not_stored(app, client, fakes,
     r = post_twilio(client, fixture("twilio", "sms_text"), signature=signature)
     assert r.status_code == 403 and r.json["error"] == "bad_signature"
     assert inbound(app) == []
+
+
+def test_signature_over_the_url_with_its_default_port_is_accepted(app, client):
+    """Twilio may sign https://host:443/...; the quick check of the URL as configured must not refuse it."""
+    from tests.support import twilio_signature
+    params = fixture("twilio", "sms_text")
+    r = post_twilio(client, params, signature=twilio_signature(PUBLIC + ":443/webhooks/twilio", params))
+    assert r.status_code == 200 and len(inbound(app)) == 1
 
 
 def test_signature_over_a_different_url_is_refused(app, client):

@@ -2,16 +2,12 @@
 normalise -> store -> announce after commit -> 200."""
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.exc import IntegrityError
 
 from flask import jsonify
 
-from helpline.inbound import InboundMessage, announce, do_store_inbound, is_stored
+from helpline.inbound import InboundMessage, do_store_inbound, is_stored
 from helpline.runtime import current_runtime
-
-log = logging.getLogger(__name__)
 
 
 def reject(status: int, code: str, detail: str):  # type: ignore[no-untyped-def]
@@ -21,9 +17,9 @@ def reject(status: int, code: str, detail: str):  # type: ignore[no-untyped-def]
 def store(msg: InboundMessage) -> bool:
     """Stores the message durably before the answer and tells the dispatchers; False when stored before.
 
-    Nothing else happens here (crisis screening, routing and replies are the workers'), so a provider
-    gets its answer in a few milliseconds and a Redis outage costs nothing: the scheduler finds
-    stored-but-unprocessed messages and enqueues them."""
+    Nothing else happens here (crisis screening, routing and replies are the workers'), not even the
+    Redis push (helpline.announcer), so a provider gets its answer in a few milliseconds and a Redis
+    outage costs nothing: the scheduler finds stored-but-unprocessed messages and enqueues them."""
     rt = current_runtime()
     for attempt in range(3):
         try:
@@ -36,8 +32,5 @@ def store(msg: InboundMessage) -> bool:
                     return False
             if attempt == 2:
                 raise
-    try:
-        announce(rt.redis, *stored)
-    except Exception as e:  # stored is what counts; the scheduler enqueues it once Redis is back
-        log.warning("inbound message %s stored, dispatch deferred: %s", stored[0], type(e).__name__)
+    rt.announcer.announce(*stored)  # pushed to Redis by a background thread; if lost, the scheduler finds it
     return True

@@ -35,7 +35,9 @@ def dispatch_one(rt, item: bytes | str) -> None:  # type: ignore[no-untyped-def]
 
 
 def dispatch_pending(rt, limit: int = 100000) -> int:  # type: ignore[no-untyped-def]
-    """Everything waiting in the list, without blocking (tests, and the start of a worker)."""
+    """Everything waiting in the list, without blocking (tests, and the start of a worker); first the
+    notices this process's own webhooks have not pushed yet (tests post and run jobs in one process)."""
+    rt.flush_announcements()
     n = 0
     while n < limit:
         item = rt.redis.lpop(INBOUND_LIST)

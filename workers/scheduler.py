@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 STUCK_INBOUND_SECONDS = 5
 STUCK_QUEUED_SECONDS = 90
 INTERRUPTED_SENDING_SECONDS = 180
+REENQUEUE_EVERY_SECONDS = 60
 PURGE_EVERY_SECONDS = 3600
 
 
@@ -64,12 +65,29 @@ def run_round(rt, stuck_inbound_seconds: float = STUCK_INBOUND_SECONDS,  # type:
             Message.direction == "out", Message.status == "sending",
             Message.created_at < now - timedelta(seconds=INTERRUPTED_SENDING_SECONDS)).values(
             status="failed", error_code="interrupted")).rowcount or 0
+    stuck_in = not_reenqueued_lately(rt.redis, "contact", stuck_in)
+    stuck_out = not_reenqueued_lately(rt.redis, "out", stuck_out)
     for cid in stuck_in:
         enqueue_processing(cid)
     if stuck_out:
         enqueue_delivery(stuck_out)
     counts["reenqueued"] = len(stuck_in) + len(stuck_out)
     return counts
+
+
+def not_reenqueued_lately(redis_client, kind: str,  # type: ignore[no-untyped-def]
+                          ids: list[int]) -> list[int]:
+    """The ids not re-enqueued in the last REENQUEUE_EVERY_SECONDS, now marked as re-enqueued.
+
+    A row still waiting may have its job queued behind a backlog; re-enqueueing it every round grew
+    the queues by the whole backlog each second. A job that was really lost is re-enqueued once the
+    mark expires; with Redis restarted empty the marks went with the jobs, so at once."""
+    if not ids:
+        return []
+    pipe = redis_client.pipeline(transaction=False)
+    for i in ids:
+        pipe.set(f"helpline:reenqueued:{kind}:{i}", 1, nx=True, ex=REENQUEUE_EVERY_SECONDS)
+    return [i for i, fresh in zip(ids, pipe.execute()) if fresh]
 
 
 def purge(rt) -> int:  # type: ignore[no-untyped-def]
