@@ -256,6 +256,8 @@ class Engine:
             if answer == "yes":
                 return self._enter(node["yes"], {}, effects)
             if answer == "no":
+                if data.get("others") and data.get("search") in self.flow.nodes:
+                    return self._offer(data["search"], data["others"], turn, effects)
                 return self._enter(node["no"], {}, effects)
             return self._consume("faq_search", {}, turn, choice, effects)
         if kind == "language":
@@ -289,23 +291,34 @@ class Engine:
         match = self.faq_match(choice)
         if match.confident:
             return self._answer(match.best.entry_id, node, turn, effects)
-        if match.found and node.get("choices"):
-            ids = [c.entry_id for c in match.candidates[:3]]
-            lang = turn.detected or turn.lang or "en"
-            labels = [("text", self._question(i, lang)) for i in ids] + [("key", "option.none_of_these")]
-            effects.append(Menu(node["choices"], tuple(labels)))
-            return Step({"node": name, "data": {"offered": ids}}, effects)
+        if match.found:
+            # the best entry is right about five times in six even when the next is close: answer it at once
+            # (a round trip costs the contact credit) and keep the others for a "no, it did not help"
+            others = [c.entry_id for c in match.candidates[1:3]] if node.get("choices") else []
+            return self._answer(match.best.entry_id, node, turn, effects, others, name)
         effects.append(Say(node["not_found"]))
         return Step({"node": self.flow.start}, effects)
 
-    def _answer(self, entry_id: str, node: dict, turn: Turn, effects: list[Effect]) -> Step:
+    def _answer(self, entry_id: str, node: dict, turn: Turn, effects: list[Effect],
+                others: list[str] | None = None, search: str = "") -> Step:
         lang = turn.detected or turn.lang or "en"
         entry = self.content.faq_entry(entry_id, lang)
         if entry is None:
             effects.append(Say("faq_not_found"))
             return Step({"node": self.flow.start}, effects)
         effects += [SetTopic(entry.topic), SayText(entry.answer)]
-        return self._enter(node["next"], {}, effects)
+        step = self._enter(node["next"], {}, effects)
+        if others and self.flow.nodes[step.state["node"]]["kind"] == "feedback":
+            step = Step({**step.state, "data": {"others": others, "search": search}}, step.effects)
+        return step
+
+    def _offer(self, search: str, ids: list[str], turn: Turn, effects: list[Effect]) -> Step:
+        """The other likely answers as a numbered menu, and a person as the last option."""
+        node = self.flow.nodes[search]
+        lang = turn.detected or turn.lang or "en"
+        labels = [("text", self._question(i, lang)) for i in ids] + [("key", "option.none_of_these")]
+        effects.append(Menu(node["choices"], tuple(labels)))
+        return Step({"node": search, "data": {"offered": ids}}, effects)
 
     def _question(self, entry_id: str, lang: str) -> str:
         entry = self.content.faq_entry(entry_id, lang)

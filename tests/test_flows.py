@@ -231,3 +231,27 @@ def test_medium_distress_without_a_question_goes_to_a_person_only(person, app, m
     assert not any(e.answer in r for r in replies for e in CONTENT.faq if e.lang == "en")
     with app.extensions["helpline"].db.session() as s:
         assert s.scalar(select(Conversation)).status == "waiting"
+
+
+def test_a_close_call_is_answered_at_once_and_the_other_answers_follow_a_no(person, app):
+    question = "what do they ask in the interview"
+    match = app.extensions["helpline"].faq.match(question)
+    assert match.found and not match.confident  # the two interview entries are close
+    best, other = match.candidates[0].entry_id, match.candidates[1].entry_id
+    person.say("Hello")
+    person.say("1")
+    [reply] = person.say(question)
+    assert CONTENT.faq_entry(best, "en").answer in reply and text("feedback_question") in reply
+    [menu] = person.say("2")  # it did not help: the other likely answers, and a person
+    assert text("faq_choices") in menu and CONTENT.faq_entry(other, "en").questions[0] in menu
+    assert text("option.none_of_these") in menu
+    [reply] = person.say("1")
+    assert CONTENT.faq_entry(other, "en").answer in reply
+
+
+def test_a_no_after_a_clear_answer_offers_a_person(person):
+    person.say("Hello")
+    person.say("1")
+    person.say("How can I apply for asylum in Germany?")
+    [reply] = person.say("2")
+    assert text("feedback_offer_person") in reply
