@@ -5,7 +5,7 @@ the effects out (sends, hand-off, erasure). No I/O here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from flows.definitions import Flow
@@ -156,6 +156,13 @@ class Engine:
                 return self._command(command, back, turn, effects)
             return Step(back, effects)
 
+        if turn.new_contact and turn.detected is None and command is None and text and not _is_greeting(text):
+            # "emta byenzlo el masari": no detector is sure of Arabizi or Finglish, but the phrasing the FAQ
+            # matched confidently says the language; answer the question in it rather than ask for one
+            match = self.faq_match(text)
+            lang = getattr(match, "lang", None)
+            if match.confident and lang in self.content.codes:
+                turn = replace(turn, detected=lang)
         if turn.new_contact:
             if turn.detected:  # first, so the welcome comes in their language
                 effects.append(SetLanguage(turn.detected, confirmed=False))

@@ -48,6 +48,8 @@ class Content:
     warnings: list[str] = field(default_factory=list)
     extra_questions: dict[str, list[str]] = field(default_factory=dict)  # more phrasings by entry id
     crisis_labelled: list[dict] = field(default_factory=list)  # the development set, part of the exemplar bank
+    # the content language each of extra_questions' phrasings is in (ar-Latn -> ar), in the same order
+    extra_question_langs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def codes(self) -> list[str]:
@@ -277,6 +279,7 @@ def _load(base: Path) -> tuple[Content, list[str]]:
             warnings.append(f"content/faq/{topic}.yaml: no entries for this topic")
 
     extra_questions: dict[str, list[str]] = {}
+    extra_question_langs: dict[str, list[str]] = {}
     extra_files = sorted((base / "faq_romanised").glob("*.yaml")) + sorted((base / "faq_extra").glob("*.yaml"))
     for path in extra_files:
         doc = _load_yaml(path, errors)
@@ -293,6 +296,7 @@ def _load(base: Path) -> tuple[Content, list[str]]:
                     errors.append(f"{_rel(path)}: {eid}.{script}: must be a list of text")
                     continue
                 extra_questions.setdefault(eid, []).extend(q.strip() for q in qs)
+                extra_question_langs.setdefault(eid, []).extend([script.split("-")[0]] * len(qs))
 
     emergency = _load_yaml(base / "emergency.yaml", errors) if (base / "emergency.yaml").exists() else None
     if emergency is None:
@@ -331,4 +335,4 @@ def _load(base: Path) -> tuple[Content, list[str]]:
                     continue
                 labelled.append(row)
     return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings,
-                   extra_questions, labelled), errors
+                   extra_questions, labelled, extra_question_langs), errors

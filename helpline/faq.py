@@ -30,6 +30,7 @@ class Candidate:
 @dataclass(frozen=True)
 class FaqMatch:
     candidates: list[Candidate]
+    lang: str | None = None  # the language of the best entry's nearest phrasing: an Arabizi question -> ar
 
     @property
     def best(self) -> Candidate | None:
@@ -49,15 +50,19 @@ class FaqMatch:
 class FaqIndex:
     def __init__(self, content: Content) -> None:
         self.rows: list[tuple[str, str]] = []  # (entry id, topic) per embedded phrasing
+        self.langs: list[str | None] = []
         texts: list[str] = []
         for e in content.faq:
             for q in e.questions:
                 self.rows.append((e.id, e.topic))
+                self.langs.append(e.lang)
                 texts.append(q)
         topics = {e.id: e.topic for e in content.faq}
         for entry_id, questions in content.extra_questions.items():
-            for q in questions:
+            langs = content.extra_question_langs.get(entry_id) or []
+            for i, q in enumerate(questions):
                 self.rows.append((entry_id, topics[entry_id]))
+                self.langs.append(langs[i] if i < len(langs) else None)
                 texts.append(q)
         self.texts = texts
         self.entries = list(dict.fromkeys(entry_id for entry_id, _ in self.rows))
@@ -89,8 +94,10 @@ class FaqIndex:
         sims = self.vectors @ embeddings.embed_one(text)
         scores = np.array([_top_mean(sims[g]) for g in self.groups])
         order = np.argsort(-scores)[:top]
+        best = self.groups[order[0]]
+        lang = self.langs[int(best[np.argmax(sims[best])])]
         return FaqMatch([Candidate(self.entries[i], self.topic_of[self.entries[i]], float(scores[i]))
-                         for i in order])
+                         for i in order], lang)
 
 
 def _top_mean(values: np.ndarray, k: int = TOP_K) -> float:

@@ -255,3 +255,14 @@ def test_a_no_after_a_clear_answer_offers_a_person(person):
     person.say("How can I apply for asylum in Germany?")
     [reply] = person.say("2")
     assert text("feedback_offer_person") in reply
+
+
+def test_a_first_question_in_arabizi_is_answered_in_arabic(person, app):
+    entry_id = "money_benefits.how_much_money"
+    phrasings = [q for q, lang in zip(CONTENT.extra_questions[entry_id], CONTENT.extra_question_langs[entry_id])
+                 if lang == "ar" and q.isascii()]
+    faq = app.extensions["helpline"].faq
+    question = next(q for q in phrasings if faq.match(q).confident and faq.match(q).lang == "ar")
+    replies = person.say(question)
+    assert any(CONTENT.faq_entry(entry_id, "ar").answer in r for r in replies), replies
+    assert person.contact().language == "ar"
