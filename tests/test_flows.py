@@ -266,3 +266,13 @@ def test_a_first_question_in_arabizi_is_answered_in_arabic(person, app):
     replies = person.say(question)
     assert any(CONTENT.faq_entry(entry_id, "ar").answer in r for r in replies), replies
     assert person.contact().language == "ar"
+
+
+def test_a_first_message_in_crisis_is_answered_in_its_language(person, app):
+    from helpline.language import detect_language
+    words = "والله ما عاد فيني، بدي انتحر الليلة وخلص"
+    assert detect_language(words).lang == "ar" and detect_language(words).confident
+    replies = person.say(words)
+    expected = text("crisis_high", "ar", emergency="112", crisis_line_name="", crisis_line="")
+    assert any(r[:25] == expected[:25] for r in replies), replies
+    assert person.contact().language == "ar"

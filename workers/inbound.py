@@ -73,7 +73,7 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
     msg.conversation_id = conv.id
     conv.last_message_at = now
     if not contact.language:
-        _learn_language(contact, msg, text)
+        _learn_language(contact, msg, text, screening)
 
     if screening.level == "high":
         _crisis(s, contact, conv, screening)
@@ -226,10 +226,17 @@ def _flooding(s: Session, contact: Contact, msg: Message) -> bool:
 
 # -- the bot ---------------------------------------------------------------------
 
-def _learn_language(contact: Contact, msg: Message, text: str) -> None:
+def _learn_language(contact: Contact, msg: Message, text: str, screening: Screening) -> None:
+    codes = current_runtime().content.codes
     hint = (msg.payload.get("profile_language") or "")[:2].lower()
-    if hint and hint in current_runtime().content.codes:
+    if hint and hint in codes:
         contact.language = hint
+    elif screening.level and text:
+        # a first message in crisis is answered before any menu: in the language it was written in, when the
+        # detector is sure of it, rather than in English
+        detection = detect_language(text)
+        if detection and detection.confident and detection.lang in codes:
+            contact.language = detection.lang
 
 
 def _run_flow(s: Session, contact: Contact, conv: Conversation, msg: Message | None, text: str,
