@@ -225,7 +225,7 @@ def test_medium_distress_without_a_question_goes_to_a_person_only(person, app, m
     person.say("1")
     _screen_as_medium(app, monkeypatch)
     words = "the sea was so dark that night"
-    assert not app.extensions["helpline"].faq.match(words).confident  # no question to answer
+    assert not app.extensions["helpline"].faq.match(words).found  # no question to answer
     replies = person.say(words)
     assert replies[0].startswith(text("crisis_medium", emergency="112")[:30])
     assert not any(e.answer in r for r in replies for e in CONTENT.faq if e.lang == "en")

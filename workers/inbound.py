@@ -86,8 +86,8 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
     if _flooding(s, contact, msg):
         return
     if screening.level == "medium":
-        # MEDIUM asks for a person, it does not stop the bot: a question the FAQ answers is answered too
-        if conv.status != "active" and text and rt.faq.match(text).confident:
+        # MEDIUM asks for a person, it does not stop the bot: a question the FAQ can answer is answered too
+        if conv.status != "active" and text and rt.faq.match(text).found:
             _run_flow(s, contact, conv, msg, text, expired)
         _distress(s, contact, conv, screening)
         return
