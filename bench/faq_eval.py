@@ -26,7 +26,7 @@ def rows(name: str) -> list[dict]:
 def faq_report(index: FaqIndex) -> dict:
     data = rows("faq_eval.tsv")
     per_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    top1 = top3 = answered = answered_right = offered = refused = 0
+    top1 = top3 = answered = answered_right = offered = refused = sure = sure_right = 0
     t = time.perf_counter()
     for r in data:
         m = index.match(r["text"])
@@ -40,11 +40,14 @@ def faq_report(index: FaqIndex) -> dict:
             answered += 1
             answered_right += ok
             offered += not m.confident
+            sure += m.confident
+            sure_right += ok and m.confident
         else:
             refused += 1
     ms = (time.perf_counter() - t) * 1000 / len(data)
     return {"n": len(data), "top1": top1 / len(data), "top3": top3 / len(data), "answered": answered,
             "answered_precision": answered_right / max(answered, 1), "offered": offered, "refused": refused,
+            "confident_precision": sure_right / max(sure, 1),
             "ms_per_message": ms, "per_lang": {k: v[0] / v[1] for k, v in sorted(per_lang.items())}}
 
 

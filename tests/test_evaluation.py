@@ -14,7 +14,8 @@ def test_faq_topic_accuracy_held_out():
     report = faq_report(shared_index(load_content()))
     assert report["n"] >= 200
     assert report["top1"] >= 0.86, report
-    assert report["answered_precision"] >= 0.95, report  # what is answered at once is nearly always right
+    assert report["confident_precision"] >= 0.95, report  # a clear lead is nearly always right
+    assert report["answered_precision"] >= 0.90, report  # close calls too are answered at once (flows/engine.py)
 
 
 def test_language_detection_held_out():
