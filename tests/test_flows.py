@@ -231,6 +231,7 @@ def test_medium_distress_without_a_question_goes_to_a_person_only(person, app, m
     assert not any(e.answer in r for r in replies for e in CONTENT.faq if e.lang == "en")
     with app.extensions["helpline"].db.session() as s:
         assert s.scalar(select(Conversation)).status == "waiting"
+    assert person.say("i keep thinking about it") == []  # waiting already: not told the queue again
 
 
 def test_a_close_call_is_answered_at_once_and_the_other_answers_follow_a_no(person, app):

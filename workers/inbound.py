@@ -159,7 +159,7 @@ def _distress(s: Session, contact: Contact, conv: Conversation, screening: Scree
     conv.priority = max(conv.priority, 1)
     if first:
         queue_text(s, contact, text_for(contact, "crisis_medium"), conversation=conv, force=True)
-    if conv.status != "active":
+    if conv.status not in ("active", "waiting"):  # already waiting: moved up, not told the same again
         do_request_human(s, contact, conv, priority=1)
         contact.state = {**contact.state, "node": "handoff", "welcomed": True}
     audit(s, "system", "screening.medium", "conversation", conv.id, category=screening.category)
