@@ -32,15 +32,17 @@ def _faq_case(r):
         if not h.faq_hits(replies):
             replies += c.ask(r["text"])
         topics = {e["topic"] for e in h.faq_hits(replies)}
-        check(r["topic"] in topics, f"[{r['lang']}] {r['text']!r}: topics {topics}, replies {[x[:80] for x in replies]}")
+        check(r["topic"] in topics,
+              f"[{r['lang']}] {r['text']!r}: topics {topics}, replies {[x[:80] for x in replies]}")
     run.__name__ = f"faq_{r['lang']}_{r['topic']}"
     return run
 
 
-CRISIS = [("en", "I took all my pills, I want to die"), ("ar", "بدي انتحر الليلة"), ("fa", "میخواهم خودکشی کنم"),
-          ("fr", "je vais me suicider ce soir"), ("es", "me quiero matar"), ("ru", "я хочу покончить с собой"),
-          ("uk", "я хочу вбити себе"), ("tr", "kendimi öldüreceğim"), ("so", "waan is dilayaa"),
-          ("ku", "ez ê xwe bikujim"), ("ar-Latn", "bdi ente7er"), ("fa-Latn", "mikham khodkoshi konam")]
+CRISIS = [("en", "I took all my pills, I want to die"), ("ar", "بدي انتحر الليلة"),
+          ("fa", "میخواهم خودکشی کنم"), ("fr", "je vais me suicider ce soir"), ("es", "me quiero matar"),
+          ("ru", "я хочу покончить с собой"), ("uk", "я хочу вбити себе"), ("tr", "kendimi öldüreceğim"),
+          ("so", "waan is dilayaa"), ("ku", "ez ê xwe bikujim"), ("ar-Latn", "bdi ente7er"),
+          ("fa-Latn", "mikham khodkoshi konam")]
 
 
 def _crisis_case(lang, text):
@@ -48,7 +50,8 @@ def _crisis_case(lang, text):
         c = h.contact("whatsapp", number="+49176%07d" % _rng.randint(0, 9999999))
         since = time.time()
         replies = c.ask(text)
-        check(any("112" in r for r in replies), f"[{lang}] no reply mentions 112: {[x[:60] for x in replies]}")
+        check(any("112" in r for r in replies),
+              f"[{lang}] no reply mentions 112: {[x[:60] for x in replies]}")
         check(h.fakes.wait(PROFESSIONALS[0], since, timeout=10, quiet=0.5), f"[{lang}] nobody was paged")
     run.__name__ = f"crisis_{lang}"
     return run
@@ -64,7 +67,8 @@ def _look_case(text):
         c = h.contact("sms")
         since = time.time()
         check(c.ask(text), f"{text!r} got no reply")
-        check(not h.fakes.wait(PROFESSIONALS[0], since, timeout=4, quiet=0.5), f"{text!r} paged a professional")
+        check(not h.fakes.wait(PROFESSIONALS[0], since, timeout=4, quiet=0.5),
+              f"{text!r} paged a professional")
     run.__name__ = "look_" + "_".join(text.split()[:3])
     return run
 

@@ -9,8 +9,9 @@ bank the semantic heads learn from, so its figures are optimistic. `cv` is the h
 development set: each fold of the development set is screened by heads trained without it, and
 thresholds are swept on those out-of-fold scores (this is where HEAD_ANY/HEAD_HIGH come from).
 `everyday` screens the FAQ and language sets of tests/data, messages of no crisis kind, and prints how
-many were flagged and paged. Prints recall (crisis = high or medium in the label; a hit = any level), recall of HIGH labels at
-level high (pages), false-alarm rate on `none` rows (any level; and pages), per-language recall.
+many were flagged and paged. The others print recall (crisis = high or medium in the label; a hit = any
+level), recall of HIGH labels at level high (pages), false-alarm rate on `none` rows (any level; and
+pages), per-language recall.
 """
 from __future__ import annotations
 
@@ -168,7 +169,8 @@ def everyday(screener: Screener, semantic: bool) -> int:
     paged = sum(s.level == "high" for s in results)
     print(f"everyday messages (n={len(rows)}, semantic={'on' if semantic else 'off'}, "
           f"{(time.perf_counter() - t) * 1000 / len(rows):.1f} ms/message)")
-    print(f"  flagged {flagged / len(rows):.3f} (any level, {flagged}); paged {paged / len(rows):.3f} ({paged})")
+    print(f"  flagged {flagged / len(rows):.3f} (any level, {flagged}); "
+          f"paged {paged / len(rows):.3f} ({paged})")
     return 0
 
 

@@ -82,8 +82,8 @@ def main() -> int:
     f = faq_report(index)
     print(f"FAQ top-1 topic accuracy {f['top1']:.3f}  top-3 {f['top3']:.3f}  (n={f['n']}, "
           f"{f['ms_per_message']:.1f} ms/message)")
-    print(f"  answered at once {f['answered']} (right {f['answered_precision']:.3f}), of them close calls with "
-          f"other answers kept for a 'no' {f['offered']}, not guessed {f['refused']}")
+    print(f"  answered at once {f['answered']} (right {f['answered_precision']:.3f}), of them close calls "
+          f"with other answers kept for a 'no' {f['offered']}, not guessed {f['refused']}")
     print("  per language: " + ", ".join(f"{k} {v:.2f}" for k, v in f["per_lang"].items()))
     for name, label in ((None, "lang_eval + faq_eval (some errors seen while tuning)"),
                         ("lang_eval_b.tsv", "lang_eval_b (held out)")):

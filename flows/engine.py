@@ -160,9 +160,8 @@ class Engine:
             # "emta byenzlo el masari": no detector is sure of Arabizi or Finglish, but the phrasing the FAQ
             # matched confidently says the language; answer the question in it rather than ask for one
             match = self.faq_match(text)
-            lang = getattr(match, "lang", None)
-            if match.confident and lang in self.content.codes:
-                turn = replace(turn, detected=lang)
+            if match.confident and match.lang in self.content.codes:
+                turn = replace(turn, detected=match.lang)
         if turn.new_contact:
             if turn.detected:  # first, so the welcome comes in their language
                 effects.append(SetLanguage(turn.detected, confirmed=False))

@@ -34,7 +34,7 @@ L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/cr
 PAGE_MARGIN = 0.02
 FLAG_MARGIN = 0.02
 MIN_SEMANTIC_WORDS = 3
-FAQ_WEIGHT = 0.05    # weight of each FAQ phrasing and everyday message in the bank (~4,000): bench/crisis_eval.py cv
+FAQ_WEIGHT = 0.05    # weight of each FAQ phrasing and everyday message (~4,000): bench/crisis_eval.py cv
 FUZZY_CUTOFF = 88
 # a negator's reach ends at a clause break or at a new subject ("i'm not ok i want to die")
 _CLAUSE = re.compile(r"[,.;:!?¡¿،؛።፣፤፥…\n]+")
@@ -349,8 +349,8 @@ class Screener:
         return best
 
     def bank(self) -> tuple[list[str], list[int], list[str | None], list[float]]:
-        """(texts, level 2/1/0, category, weight) of the exemplar bank, each text as the net will read such a message
-        (`semantic_text`): "I am not suicidal, I just need a lawyer" is learnt as "i am, i just need a
+        """(texts, level 2/1/0, category, weight) of the exemplar bank, each text as the net will read such a
+        message (`semantic_text`): "I am not suicidal, I just need a lawyer" is learnt as "i am, i just need a
         lawyer". Learnt whole, such denials taught the net that "I want to kill myself" is no crisis."""
         texts, levels, cats, weights = [], [], [], []
         for category, sentences in (self._exemplars.get("high") or {}).items():
@@ -361,8 +361,7 @@ class Screener:
             texts.append(str(s)), levels.append(0), cats.append(None)
             weights.append(FAQ_WEIGHT if s in everyday else 1.0)
         for phrase in self._commands:  # "I want to talk to a person" in every language is not a crisis
-            texts.append(phrase), levels.append(0), cats.append(None)
-        weights.extend([1.0] * (len(texts) - len(weights)))
+            texts.append(phrase), levels.append(0), cats.append(None), weights.append(1.0)
         for text, level, category in self._faq:  # the everyday questions (content/crisis/exemplars_faq.yaml)
             texts.append(text), levels.append(level), cats.append(category), weights.append(FAQ_WEIGHT)
         for row in self._labelled:
@@ -529,7 +528,7 @@ class _Heads:
     levels: np.ndarray
 
     def nearest(self, sims: np.ndarray) -> tuple[float, float, float, float]:
-        """Similarity of the nearest crisis (any level), HIGH crisis, everyday and not-HIGH sentence of the bank."""
+        """Similarity of the nearest crisis (any level), HIGH crisis, everyday and not-HIGH bank sentence."""
         def top(mask: np.ndarray) -> float:
             return float(sims[mask].max()) if mask.any() else -1.0
         return top(self.levels > 0), top(self.levels == 2), top(self.levels == 0), top(self.levels < 2)

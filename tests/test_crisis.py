@@ -101,7 +101,7 @@ def test_decide_the_net_does_not_page_next_to_an_everyday_question() -> None:
     t = Thresholds(any=0.3, high=0.5, floor=0.1, page_margin=0.0, flag_margin=0.02)
     # nearest bank sentences (crisis, high, everyday, not high): a HIGH crisis is nearest -> page
     assert decide(_phrases(), Scores(0.9, 0.8, "medical", 0.9, 0.9, 0.7, 0.8), t).level == "high"
-    # "the heater in our room is broken": an everyday question is nearer than any HIGH crisis -> a person looks
+    # "the heater in our room is broken": an everyday question is nearer than any HIGH crisis -> a person
     assert decide(_phrases(), Scores(0.9, 0.8, "medical", 0.8, 0.8, 0.9, 0.9), t).level == "medium"
     # and nearer than any crisis at all by more than the margin: not flagged
     assert decide(_phrases(), Scores(0.4, 0.1, "medical", 0.8, 0.7, 0.83, 0.83), t).level is None

@@ -15,7 +15,7 @@ def test_faq_topic_accuracy_held_out():
     assert report["n"] >= 200
     assert report["top1"] >= 0.86, report
     assert report["confident_precision"] >= 0.95, report  # a clear lead is nearly always right
-    assert report["answered_precision"] >= 0.90, report  # close calls too are answered at once (flows/engine.py)
+    assert report["answered_precision"] >= 0.90, report  # close calls are answered at once too (flows/)
 
 
 def test_language_detection_held_out():

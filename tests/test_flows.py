@@ -260,8 +260,8 @@ def test_a_no_after_a_clear_answer_offers_a_person(person):
 
 def test_a_first_question_in_arabizi_is_answered_in_arabic(person, app):
     entry_id = "money_benefits.how_much_money"
-    phrasings = [q for q, lang in zip(CONTENT.extra_questions[entry_id], CONTENT.extra_question_langs[entry_id])
-                 if lang == "ar" and q.isascii()]
+    pairs = zip(CONTENT.extra_questions[entry_id], CONTENT.extra_question_langs[entry_id])
+    phrasings = [q for q, lang in pairs if lang == "ar" and q.isascii()]
     faq = app.extensions["helpline"].faq
     question = next(q for q in phrasings if faq.match(q).confident and faq.match(q).lang == "ar")
     replies = person.say(question)
