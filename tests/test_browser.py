@@ -164,6 +164,7 @@ def test_supervisor_pages_queue_team_staff_and_metrics(app, client, fakes, live,
     page.click("#tabs button[data-view=metrics]")
     page.wait_for_selector("#chart-days svg rect", timeout=20000)
     page.wait_for_selector("#chart-languages svg rect")
+    assert page.locator("#chart-waits").count() == 1
     assert page.locator("#metric-cards .card-metric").count() >= 6
     page.screenshot(path=str(ARTIFACTS / "supervisor-metrics.png"), full_page=True)
     page.close()
@@ -180,6 +181,27 @@ def test_web_chat_contact_gets_answers_live(app, live, browser):
     page.click("#send button")
     until(lambda: "BAMF" in page.inner_text("#log"), app)
     page.screenshot(path=str(ARTIFACTS / "web-chat.png"), full_page=True)
+    page.close()
+
+
+def test_web_chat_speaks_the_browsers_language_and_can_change_it(app, live, browser):
+    """A phone set to Arabic gets the page right-to-left in Arabic, and the first answer in Arabic."""
+    content = app.extensions["helpline"].content
+    page = browser.new_context(locale="ar-SY", viewport={"width": 390, "height": 800}).new_page()
+    page.goto(live + "/chat")
+    assert page.get_attribute("html", "dir") == "rtl" and page.get_attribute("html", "lang") == "ar"
+    assert page.inner_text("#send button") == content.text("webchat.send", "ar")
+    assert page.inner_text("h1") == content.text("webchat.title", "ar")
+    page.fill("#text", "?")
+    page.click("#send button")
+    until(lambda: page.locator("#log li").count() >= 2, app)
+    assert content.text("welcome", "ar")[:30] in page.inner_text("#log")
+    page.screenshot(path=str(ARTIFACTS / "web-chat-ar.png"), full_page=True)
+    page.select_option("#lang", "uk")  # the picker reloads the page in the chosen language
+    page.wait_for_url("**/chat?lang=uk")
+    assert page.get_attribute("html", "dir") == "ltr"
+    assert page.inner_text("#send button") == content.text("webchat.send", "uk")
+    until(lambda: page.locator("#log li").count() >= 2, app)  # the conversation is still there
     page.close()
 
 

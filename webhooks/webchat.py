@@ -28,10 +28,20 @@ def _chat_id(create: bool) -> str | None:
     return session.get("chat_id")
 
 
+WEBCHAT_KEYS = ("title", "intro", "label", "send", "language", "rate_limited", "not_sent")
+
+
 @bp.get("/chat")
 def chat_page():  # type: ignore[no-untyped-def]
+    """The page in the language chosen on it (?lang=), else the browser's best supported language."""
     rt = current_runtime()
-    return render_template("chat.html", languages=rt.content.languages)
+    codes = rt.content.codes
+    lang = request.args.get("lang", "")
+    if lang not in codes:
+        lang = request.accept_languages.best_match(codes) or "en"
+    texts = {k: rt.content.text(f"webchat.{k}", lang) for k in WEBCHAT_KEYS}
+    return render_template("chat.html", languages=rt.content.languages, lang=lang,
+                           direction=rt.content.direction(lang), t=texts)
 
 
 @bp.post("/chat/messages")

@@ -1,6 +1,7 @@
 // The web chat: posts messages, polls for replies. Text is set with textContent only.
 (function () {
-  var log = document.getElementById("log"), form = document.getElementById("send"), box = document.getElementById("text");
+  var main = document.getElementById("chat"), log = document.getElementById("log"), form = document.getElementById("send");
+  var box = document.getElementById("text"), notice = document.getElementById("notice"), lang = document.getElementById("lang");
   var last = 0;
   function add(m) {
     var li = document.createElement("li");
@@ -11,6 +12,7 @@
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
+  function say(text) { notice.textContent = text || ""; notice.hidden = !text; }
   function poll() {
     fetch("/chat/messages?after=" + last, {credentials: "same-origin"}).then(function (r) { return r.json(); })
       .then(function (data) {
@@ -22,10 +24,15 @@
     e.preventDefault();
     var text = box.value.trim();
     if (!text) { return; }
+    // the page's language (chosen on the page, else the browser's) is the hint for the first answer
     fetch("/chat/messages", {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({text: text, lang: (navigator.language || "").slice(0, 2)})})
-      .then(function (r) { if (r.ok) { box.value = ""; } });
+      body: JSON.stringify({text: text, lang: document.documentElement.lang})})
+      .then(function (r) {
+        if (r.ok) { box.value = ""; say(""); }
+        else { say(r.status === 429 ? main.dataset.rateLimited : main.dataset.notSent); }
+      }).catch(function () { say(main.dataset.notSent); });
   });
   box.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); } });
+  lang.addEventListener("change", function () { lang.form.submit(); });
   poll();
 })();
