@@ -147,3 +147,25 @@ def test_metrics_give_volume_per_day_and_language_and_escalation_outcomes(app, c
     assert sum(d["count"] for d in m["volume_per_day"]) == 2
     assert all(len(d["day"]) == 10 and d["day"].startswith("20") for d in m["volume_per_day"])
     assert m["escalations_by_outcome"] == {"safe_plan": 1}
+
+
+def test_metrics_give_median_and_90th_percentile_wait_per_day(app, client):
+    from datetime import timedelta
+
+    from helpline.models import utcnow
+    for i in range(3):
+        waiting_contact(app, client, f"+49151000008{20 + i}")
+    now = utcnow()
+    with app.extensions["helpline"].db.session() as s:
+        convs = s.scalars(select(Conversation).order_by(Conversation.id)).all()
+        # waits of 60, 120 and 600 s, assigned today; one more yesterday (30 s)
+        for conv, wait in zip(convs, (60, 120, 600)):
+            conv.queued_at, conv.assigned_at = now - timedelta(seconds=wait), now
+        s.add(Conversation(contact_id=convs[0].contact_id, channel="sms", status="closed",
+                           queued_at=now - timedelta(days=1, seconds=30), assigned_at=now - timedelta(days=1)))
+        s.commit()
+    login(client, "sam@example.org", "sam-password-1")
+    days = client.get("/api/metrics").json["wait_per_day"]
+    assert [d["count"] for d in days] == [1, 3]
+    assert days[0]["median"] == 30 and days[1]["median"] == 120
+    assert 120 < days[1]["p90"] <= 600

@@ -207,8 +207,13 @@
       });
       var last30 = [];
       for (var i = 29; i >= 0; i--) { last30.push(new Date(Date.now() - i * 86400000).toISOString().slice(0, 10)); }
-      stacked($("chart-days"), last30.map(function (d) { return [d.slice(5), days[d] || {}]; }), Object.keys(langs));
-      bars($("chart-languages"), Object.keys(m.per_language).map(function (k) { return [k, m.per_language[k]]; }));
+      var names = Object.keys(m.per_language).sort();  // one colour per language in both charts
+      var colour = function (name) { var i = names.indexOf(name); return COLOURS[(i < 0 ? names.length : i) % COLOURS.length]; };
+      stacked($("chart-days"), last30.map(function (d) { return [d.slice(5), days[d] || {}]; }), Object.keys(langs).sort(), colour);
+      bars($("chart-languages"), names.map(function (k) { return [k, m.per_language[k]]; }), colour);
+      var waits = {};
+      (m.wait_per_day || []).forEach(function (d) { waits[d.day] = d; });
+      waitChart($("chart-waits"), last30.map(function (d) { return [d.slice(5), waits[d] || null]; }));
       bars($("chart-outcomes"), Object.keys(m.escalations_by_outcome).map(function (k) { return [k, m.escalations_by_outcome[k]]; }));
     }).catch(function () {});
   }
@@ -222,21 +227,45 @@
     if (text !== undefined) { n.textContent = text; }
     return n;
   }
-  function bars(box, items) {
+  function waitChart(box, columns) {
+    // median and 90th percentile wait per day, as pairs of bars; days without assignments stay empty
+    var seen = columns.filter(function (c) { return c[1]; });
+    if (!seen.length) { fill(box, [el("p", {className: "empty", text: "Nothing yet."})]); return; }
+    var max = Math.max.apply(null, seen.map(function (c) { return c[1].p90; })) || 1, H = 160, bw = 8, gap = 8;
+    var chart = svg("svg", {viewBox: "0 0 " + (columns.length * (2 * bw + gap) + 50) + " " + (H + 40), role: "img", width: "100%"});
+    chart.appendChild(svg("text", {x: 0, y: 12, "font-size": 11}, fmtSeconds(max)));
+    columns.forEach(function (c, i) {
+      var x = 40 + i * (2 * bw + gap);
+      if (c[1]) {
+        [["median", c[1].median, COLOURS[0]], ["90th percentile", c[1].p90, COLOURS[1]]].forEach(function (v, j) {
+          var bh = Math.max(1, H * v[1] / max);
+          var r = svg("rect", {x: x + j * bw, y: H + 10 - bh, width: bw, height: bh, fill: v[2]});
+          r.appendChild(svg("title", {}, c[0] + " · " + v[0] + " wait: " + fmtSeconds(v[1]) + " (" + c[1].count + " answered)"));
+          chart.appendChild(r);
+        });
+      }
+      if (i % 5 === 4 || i === columns.length - 1) { chart.appendChild(svg("text", {x: x - 4, y: H + 26, "font-size": 9}, c[0])); }
+    });
+    var legend = el("p", {className: "legend"}, [["median", COLOURS[0]], ["90th percentile", COLOURS[1]]].map(function (s) {
+      return el("span", {}, [el("i", {className: "swatch", style: "background:" + s[1]}), s[0] + " "]);
+    }));
+    fill(box, [chart, legend]);
+  }
+  function bars(box, items, colour) {
     if (!items.length) { fill(box, [el("p", {className: "empty", text: "Nothing yet."})]); return; }
     var max = Math.max.apply(null, items.map(function (i) { return i[1]; })) || 1, h = 22, w = 420;
     var chart = svg("svg", {viewBox: "0 0 " + (w + 160) + " " + (items.length * h + 4), role: "img", width: "100%"});
     items.forEach(function (it, i) {
       var bw = Math.max(2, Math.round(w * it[1] / max));
       chart.appendChild(svg("text", {x: 0, y: i * h + 15, "font-size": 12}, it[0]));
-      var bar = svg("rect", {x: 120, y: i * h + 3, width: bw, height: h - 6, fill: COLOURS[i % COLOURS.length]});
+      var bar = svg("rect", {x: 120, y: i * h + 3, width: bw, height: h - 6, fill: colour ? colour(it[0]) : COLOURS[i % COLOURS.length]});
       bar.appendChild(svg("title", {}, it[0] + ": " + it[1]));
       chart.appendChild(bar);
       chart.appendChild(svg("text", {x: 124 + bw, y: i * h + 15, "font-size": 12}, String(it[1])));
     });
     fill(box, [chart]);
   }
-  function stacked(box, columns, series) {
+  function stacked(box, columns, series, colour) {
     if (!series.length) { fill(box, [el("p", {className: "empty", text: "Nothing yet."})]); return; }
     var totals = columns.map(function (c) { return series.reduce(function (a, s) { return a + (c[1][s] || 0); }, 0); });
     var max = Math.max.apply(null, totals) || 1, H = 160, bw = 18, gap = 6;
@@ -247,14 +276,14 @@
       series.forEach(function (s, j) {
         var v = c[1][s] || 0; if (!v) { return; }
         var bh = H * v / max; y -= bh;
-        var r = svg("rect", {x: x, y: y, width: bw, height: bh, fill: COLOURS[j % COLOURS.length]});
+        var r = svg("rect", {x: x, y: y, width: bw, height: bh, fill: colour(s)});
         r.appendChild(svg("title", {}, c[0] + " · " + s + ": " + v));
         chart.appendChild(r);
       });
       if (i % 5 === 4 || i === columns.length - 1) { chart.appendChild(svg("text", {x: x - 4, y: H + 26, "font-size": 9}, c[0])); }
     });
     var legend = el("p", {className: "legend"}, series.map(function (s, j) {
-      return el("span", {}, [el("i", {className: "swatch", style: "background:" + COLOURS[j % COLOURS.length]}), s + " "]);
+      return el("span", {}, [el("i", {className: "swatch", style: "background:" + colour(s)}), s + " "]);
     }));
     fill(box, [chart, legend]);
   }
