@@ -123,6 +123,7 @@ class PhraseResult:
     negated: Screening      # the strongest negated one ("I am not suicidal")
     remainder: str          # the message without idioms, negated phrases and their negators
     near: Screening = NONE  # a HIGH phrase a few letters off: counts when the net agrees
+    idiom: bool = False     # an idiom or look-alike ("kill time", "my phone died") was cleared
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -240,7 +241,7 @@ class Screener:
         else the message says (the remainder) decides."""
         normalised = [normalise(part) for part in _CLAUSE.split(text or "")]
         clauses = [c for c in (self._clear(n) for n in normalised) if c]
-        changed = clauses != [n for n in normalised if n]
+        changed = idiom = clauses != [n for n in normalised if n]
         found, negated = NONE, NONE
         kept: list[str] = []
         for clause in clauses:
@@ -278,7 +279,7 @@ class Screener:
             else:
                 near = fuzzy
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
-        return PhraseResult(found, negated, remainder, near)
+        return PhraseResult(found, negated, remainder, near, idiom)
 
     def _hits(self, clause: str) -> list[_Hit]:
         tokens = clause.split()
@@ -404,7 +405,15 @@ class Screener:
         phrases = self.phrase_result(text or "")
         if phrases.found.level == "high" or not semantic:
             return phrases.found
-        return decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
+        result = decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
+        if result.level == "medium" and result.method == "semantic" and phrases.idiom and not phrases.found.level:
+            # "I'm bored, I need to kill time": a flag that rests on the idiom alone is dropped. The net
+            # reads the message without its idioms too, and both readings must flag. A HIGH reading pages
+            # whatever the idioms (a second embedding, only for the few messages that hold an idiom).
+            again = decide(phrases, self.semantic_scores(phrases.remainder))
+            if again.level is None:
+                return Screening(None, None, result.score, "semantic")
+        return result
 
 
 # what a FAQ entry taught as MEDIUM is a sign of, for the category the net reports

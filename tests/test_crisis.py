@@ -61,6 +61,19 @@ def test_idioms_are_no_phrase_hit(text: str) -> None:
     assert SCREENER.phrase_result(text).found.level is None
 
 
+@pytest.mark.parametrize("text", ["I want to kill time", "how can I kill time in the camp",
+                                  "killer headache today", "my phone died"])
+def test_an_idiom_alone_asks_for_nobody(text: str) -> None:
+    """The whole screen, net included: a flag resting on the idiom alone is dropped."""
+    assert SCREENER.screen(text).level is None
+
+
+@pytest.mark.parametrize("text", ["I'm killing time until I kill myself tonight",
+                                  "my phone died and I want to die"])
+def test_an_idiom_does_not_hide_a_crisis_beside_it(text: str) -> None:
+    assert SCREENER.screen(text).level == "high"
+
+
 def test_a_typo_of_a_long_phrase_still_pages_but_another_word_does_not() -> None:
     typo = SCREENER.phrase_result("i will kill myslef tonight")
     assert typo.found.level == "high" or typo.near.level == "high"
