@@ -147,10 +147,17 @@ def do_close(session: Session, conv: Conversation, actor: str, outcome: str, not
 
 
 def do_expire_unopened(session: Session, open_seconds: int) -> int:
-    """Assigned but never opened within the time: back to the queue."""
+    """Assigned but never opened within the time: back to the queue at its old place, and the volunteer
+    off shift (their other unopened conversations too), so that the next assignment does not wait on
+    someone who has gone quiet. They come back by switching their shift on again."""
     cutoff = utcnow() - timedelta(seconds=open_seconds)
     convs = session.scalars(select(Conversation).where(
         Conversation.status == "active", Conversation.opened_at.is_(None), Conversation.assigned_at < cutoff)).all()
     for conv in convs:
+        staff = session.get(Staff, conv.assigned_to) if conv.assigned_to else None
         do_return_to_queue(session, conv, "system", "not opened in time")
+        if staff is not None and staff.available:
+            do_off_shift(session, staff, "system", "did not open an assigned conversation in time")
+            audit(session, "system", "availability", "staff", staff.id, available=False,
+                  reason="did not open an assigned conversation in time")
     return len(convs)
