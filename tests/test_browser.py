@@ -115,10 +115,10 @@ def test_supervisor_acknowledges_and_resolves_an_escalation(app, client, fakes, 
     log_in(page, live, "sam@example.org", "sam-password-1")
     page.wait_for_selector("#esc-count:not([hidden])", timeout=15000)
     page.click("#tabs button[data-view=escalations]")
-    button = page.wait_for_selector("#escalations tr button.danger", timeout=15000)
+    page.wait_for_selector("#escalations tr button.danger", timeout=15000)
     until(lambda: re.search(r"\d+ (s|min)", page.locator("#escalations .timer").first.text_content() or ""))
     page.screenshot(path=str(ARTIFACTS / "supervisor-escalations.png"), full_page=True)
-    button.click()
+    page.click("#escalations tr button.danger")  # the table is redrawn every refresh: found anew, not held
 
     def status() -> str:
         with app.extensions["helpline"].db.session() as s:
@@ -127,7 +127,13 @@ def test_supervisor_acknowledges_and_resolves_an_escalation(app, client, fakes, 
     page.select_option("#esc-status", "acknowledged")
     page.wait_for_selector("#escalations form.resolve input[name=outcome]")
     page.fill("#escalations form.resolve input[name=outcome]", "safety_plan")
-    page.fill("#escalations form.resolve input[name=notes]", "called back, safe with a friend tonight")
+    page.fill("#escalations form.resolve input[name=notes]", "called back, safe with a friend")
+    with page.expect_response(lambda r: "/api/escalations?status=acknowledged" in r.url):
+        pass  # the next refresh redraws the list: what was typed, and the focus, survive it
+    page.wait_for_function("() => document.querySelectorAll('#escalations tr').length > 0")
+    assert page.input_value("#escalations form.resolve input[name=outcome]") == "safety_plan"
+    assert page.evaluate("document.activeElement.name") == "notes"
+    page.type("#escalations form.resolve input[name=notes]", " tonight")
     page.click("#escalations form.resolve button[type=submit]")
     until(lambda: status() == "resolved")
     with app.extensions["helpline"].db.session() as s:

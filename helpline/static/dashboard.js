@@ -79,7 +79,15 @@
     if (state.me.role === "supervisor") { metrics(); setInterval(function () { if (state.view === "metrics") { metrics(); } }, 15000); }
   }
   function refresh() {
-    api("GET", "/api/staff").then(function (rows) { state.staff = rows; if (state.view === "staff") { renderStaff(); } if (state.view === "team") { renderTeam(); } }).catch(function () {});
+    api("GET", "/api/staff").then(function (rows) {
+      state.staff = rows;
+      var me = rows.filter(function (x) { return x.id === state.me.id; })[0];
+      if (me && state.me.available && !me.available) {  // the scheduler takes a volunteer who went quiet off shift
+        flash("You are off shift: a conversation assigned to you was not opened in time and went to a colleague. Switch your shift on again when you are back.", true);
+      }
+      if (me) { state.me.available = me.available; $("available").checked = me.available; }
+      if (state.view === "staff") { renderStaff(); } if (state.view === "team") { renderTeam(); }
+    }).catch(function () {});
     api("GET", "/api/conversations?status=active").then(renderInbox).catch(function () {});
     api("GET", "/api/conversations?status=waiting").then(function (rows) {
       $("waiting-count").textContent = rows.length + " waiting";
@@ -130,6 +138,24 @@
     tick();
   }
   function renderEscalations(rows) {
+    // the list is redrawn every refresh: what a supervisor is typing into a resolve form, and where, is kept
+    var typed = {}, focus = document.activeElement, focused = null;
+    $("escalations").querySelectorAll("form.resolve").forEach(function (f) {
+      typed[f.dataset.id] = {outcome: f.elements.outcome.value, notes: f.elements.notes.value};
+      if (f.contains(focus)) { focused = [f.dataset.id, focus.name, focus.selectionStart, focus.selectionEnd]; }
+    });
+    renderEscalationRows(rows);
+    $("escalations").querySelectorAll("form.resolve").forEach(function (f) {
+      var t = typed[f.dataset.id];
+      if (t) { f.elements.outcome.value = t.outcome; f.elements.notes.value = t.notes; }
+      if (focused && focused[0] === f.dataset.id && f.elements[focused[1]]) {
+        var input = f.elements[focused[1]];
+        input.focus();
+        try { input.setSelectionRange(focused[2], focused[3]); } catch (err) { /* not a text input */ }
+      }
+    });
+  }
+  function renderEscalationRows(rows) {
     fill($("escalations"), rows.map(function (e) {
       var buttons = el("td", {className: "buttons"});
       if (e.status === "open") {
@@ -143,7 +169,7 @@
         }}));
       }
       if (e.status !== "resolved") {
-        var form = el("form", {className: "inline resolve"}, [
+        var form = el("form", {className: "inline resolve", "data-id": String(e.id)}, [
           el("input", {name: "outcome", placeholder: "Outcome", required: "required", maxlength: "64"}),
           el("input", {name: "notes", placeholder: "Notes", dir: "auto"}),
           el("button", {type: "submit", text: "Resolve"})]);
