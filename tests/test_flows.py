@@ -220,6 +220,20 @@ def test_medium_distress_asks_for_a_person_and_still_answers_the_question(person
         assert conv.priority == 1 and conv.status == "waiting"
 
 
+def test_medium_distress_out_of_hours_offers_choices_a_digit_can_answer(person, app, monkeypatch):
+    """Answered and queued with nobody on shift: no "did this help? 1 / 2" beside the queue's own 1 / 2."""
+    person.say("Hello")
+    person.say("1")
+    _screen_as_medium(app, monkeypatch)
+    replies = person.say("How can I apply for asylum in Germany?")
+    assert not any(text("feedback_question") in r for r in replies), replies
+    assert replies[-1] == text("handoff_out_of_hours")
+    monkeypatch.undo()
+    assert person.say("2") == [text("leave_message_prompt")]
+    _screen_as_medium(app, monkeypatch)  # the message left speaks of distress: saved all the same
+    assert person.say("I am scared of the letter from the office") == [text("leave_message_saved")]
+
+
 def test_medium_distress_without_a_question_goes_to_a_person_only(person, app, monkeypatch):
     person.say("Hello")
     person.say("1")

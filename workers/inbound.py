@@ -87,9 +87,13 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
         return
     if screening.level == "medium":
         # MEDIUM asks for a person, it does not stop the bot: a question the FAQ can answer is answered too
-        if conv.status != "active" and text and rt.faq.match(text).found:
-            _run_flow(s, contact, conv, msg, text, expired)
+        if conv.status not in ("active", "waiting") and text and rt.faq.match(text).found:
+            # without "did this help? 1 / 2": a person follows, and the queue may offer numbered choices
+            _run_flow(s, contact, conv, msg, text, expired, ask_feedback=False)
+        waiting = conv.status == "waiting"
         _distress(s, contact, conv, screening)
+        if waiting and contact.state.get("node") in ("_leave_message", "_waiting_options", "_no_language"):
+            _waiting_choice(s, contact, conv, text)  # the message they were asked to leave, or their choice
         return
     if conv.status == "active":
         _to_volunteer(s, contact, conv, msg, text)
@@ -154,14 +158,19 @@ def _crisis(s: Session, contact: Contact, conv: Conversation, screening: Screeni
     log.info("crisis escalation %s for contact %s (%s, %s)", esc.id, contact.alias, category, screening.method)
 
 
+def _queue_node(outcome: str) -> str:
+    """Where a contact just queued stands: the choices they were offered are what a digit now answers."""
+    return {"out_of_hours": "_waiting_options", "no_language": "_no_language"}.get(outcome, "handoff")
+
+
 def _distress(s: Session, contact: Contact, conv: Conversation, screening: Screening) -> None:
     first = conv.priority < 1
     conv.priority = max(conv.priority, 1)
     if first:
         queue_text(s, contact, text_for(contact, "crisis_medium"), conversation=conv, force=True)
     if conv.status not in ("active", "waiting"):  # already waiting: moved up, not told the same again
-        do_request_human(s, contact, conv, priority=1)
-        contact.state = {**contact.state, "node": "handoff", "welcomed": True}
+        node = _queue_node(do_request_human(s, contact, conv, priority=1))
+        contact.state = {**contact.state, "node": node, "welcomed": True}
     audit(s, "system", "screening.medium", "conversation", conv.id, category=screening.category)
 
 
@@ -240,7 +249,7 @@ def _learn_language(contact: Contact, msg: Message, text: str, screening: Screen
 
 
 def _run_flow(s: Session, contact: Contact, conv: Conversation, msg: Message | None, text: str,
-              expired: bool) -> None:
+              expired: bool, ask_feedback: bool = True) -> None:
     rt = current_runtime()
     engine = rt.engine
     detection = detect_language(text) if text else None
@@ -271,6 +280,8 @@ def _run_flow(s: Session, contact: Contact, conv: Conversation, msg: Message | N
         elif isinstance(effect, SayText):
             parts.append(effect.text)
         elif isinstance(effect, Menu):
+            if not ask_feedback and effect.key == "feedback_question":
+                continue
             labels = [text_for(contact, v) if kind == "key" else v for kind, v in effect.options]
             numbered = "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
             parts.append(text_for(contact, effect.key, **effect.params) + "\n" + numbered)
@@ -290,13 +301,7 @@ def _run_flow(s: Session, contact: Contact, conv: Conversation, msg: Message | N
             contact.unsubscribed = False
         elif isinstance(effect, RequestHuman):
             flush()
-            outcome = do_request_human(s, contact, conv)
-            if outcome == "out_of_hours":
-                step.state = {"node": "_waiting_options"}
-            elif outcome == "no_language":
-                step.state = {"node": "_no_language"}
-            else:
-                step.state = {"node": "handoff"}
+            step.state = {"node": _queue_node(do_request_human(s, contact, conv))}
         elif isinstance(effect, LeaveMessage):
             if conv.status not in ("waiting", "active"):
                 step.state = {"node": rt.engine.flow.start}
