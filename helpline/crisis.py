@@ -24,8 +24,8 @@ HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "c
 # content/crisis/labelled_dev.tsv). The thresholds come from `python bench/crisis_eval.py cv`: cross-validation
 # on the development set by message family, fewest false alarms with recall >= 0.98 and HIGH paged >= 0.9;
 # PAGE_MARGIN from `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
-HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.375    # P(high) at or above this -> HIGH (page)
+HEAD_ANY = 0.125     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
+HEAD_HIGH = 0.225    # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
 # The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
@@ -407,12 +407,10 @@ class Screener:
             return phrases.found
         result = decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
         if result.level == "medium" and result.method == "semantic" and phrases.idiom and not phrases.found.level:
-            # "I'm bored, I need to kill time": a flag that rests on the idiom alone is dropped. The net
-            # reads the message without its idioms too, and both readings must flag. A HIGH reading pages
-            # whatever the idioms (a second embedding, only for the few messages that hold an idiom).
-            again = decide(phrases, self.semantic_scores(phrases.remainder))
-            if again.level is None:
-                return Screening(None, None, result.score, "semantic")
+            # "I'm bored, I need to kill time": the net reads the idiom's words and asks for a person. With
+            # no phrase of distress beside the idiom, that MEDIUM is dropped; a HIGH reading still pages.
+            # (Reading the message without the idiom instead left "i want to", which the net flags too.)
+            return Screening(None, None, result.score, "semantic")
         return result
 
 
