@@ -7,6 +7,8 @@ models were loaded before the first job.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 
 from helpline.config import Config
@@ -16,7 +18,20 @@ log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 1.0
 
 
+def limit_blas_threads() -> None:
+    """numpy's OpenBLAS runs a matrix-vector product (the crisis bank, the FAQ index: ~5,500 x 384) on every
+    core, and its threads spin while they wait for each other: on 2 shared cores that cost 40-50 ms of CPU a
+    message (`bench/worker_profile.py`), more than the e5 embedding. One thread is as fast for products this
+    small. Only works before numpy is imported, hence here, before the app is built; an operator's setting
+    is kept."""
+    if "numpy" in sys.modules:
+        log.warning("numpy was imported before the worker set OPENBLAS_NUM_THREADS; BLAS may spin")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def build_worker_runtime(config: Config):  # type: ignore[no-untyped-def]
+    limit_blas_threads()
     from helpline import create_app
     from helpline.runtime import set_process_runtime
     app = create_app(config)
