@@ -24,6 +24,7 @@ from helpline.models import Contact, Conversation, Escalation, Message, Staff, u
 from helpline.outbox import queue_text, queue_to_staff
 from helpline.runtime import current_runtime
 from workers.locks import contact_lock
+from workers.screening import take_verdict
 
 log = logging.getLogger(__name__)
 ACK_RE = re.compile(r"^\s*ack\s+([a-z0-9]{4,8})\s*$", re.IGNORECASE)
@@ -58,7 +59,10 @@ def handle_message(s: Session, contact: Contact, msg: Message) -> None:
         return
     if msg.payload.get("callback_id"):
         _answer_callback(msg.payload["callback_id"])
-    screening = rt.screener.screen(text) if text else Screening(None, None, 0.0)
+    # the screening stage's verdict when it screened this message already (workers/screening.py), else here
+    screening = Screening(None, None, 0.0)
+    if text:
+        screening = take_verdict(rt, msg.id, text) or rt.screener.screen(text)
     if text and screening.level != "high" and not text.strip().isdigit():
         rt.faq.match(text)  # the slow part, done before this transaction writes (SQLite has one writer)
     if screening.level:

@@ -16,6 +16,7 @@ from helpline.runtime import QUEUES
 
 log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 1.0
+WORKER_NICE = 5
 
 
 def limit_blas_threads() -> None:
@@ -62,11 +63,15 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
     with app.app_context():
         seconds = preload(rt)
         log.info("worker for %s ready in %.2f s", ",".join(queues), seconds)
-        dispatcher = None
-        if not burst and queues == ["crisis"]:  # an idle process: the quickest to route a crisis
+        dispatcher = screening = None
+        if not burst and queues == ["crisis"]:  # an idle process: the quickest to route and screen a crisis
             from workers.dispatch import start_dispatcher
+            from workers.screening import start_screening
             dispatcher = start_dispatcher(app, rt)
-        elif burst:
+            screening = start_screening(app, rt)
+        elif not burst:
+            _lower_priority()
+        if burst:
             from workers.dispatch import dispatch_pending
             dispatch_pending(rt)
         try:
@@ -76,9 +81,22 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
         except StopRequested:  # a signal between two runs
             pass
         finally:
-            if dispatcher is not None:
-                dispatcher.stop.set()
+            for thread in (dispatcher, screening):
+                if thread is not None:
+                    thread.stop.set()
     return 0
+
+
+def _lower_priority() -> None:
+    """A worker that serves the ordinary queues yields the CPU to the web, the scheduler and the crisis-only
+    workers (dispatch, the screening stage, pages) when the machine is overloaded: ordinary answers get
+    slower, crises do not. HELPLINE_WORKER_NICE (default 5; 0 turns it off) is added to the niceness."""
+    step = int(os.environ.get("HELPLINE_WORKER_NICE", str(WORKER_NICE)))
+    if step > 0:
+        try:
+            os.nice(step)
+        except OSError as e:
+            log.warning("worker priority unchanged: %s", e)
 
 
 def _work(rt, queues: list[str], burst: bool) -> bool:  # type: ignore[no-untyped-def]
