@@ -32,7 +32,11 @@ from helpline.prescreen import shared_prescreen
 log = logging.getLogger(__name__)
 WAITING = "helpline:screen"            # sorted set: member "message id:contact id", score the pre-screen's
 VERDICT = "helpline:screened:{}"       # hash by message id: the screener's fingerprint, verdict, vector
+TAKEN = "helpline:screening:{}"        # set while the stage screens the message
+DONE = "helpline:screened:{}:done"     # a list the stage pushes to when it is done: a waiting worker wakes
 VERDICT_SECONDS = 900
+TAKEN_SECONDS = 30
+WAIT_SECONDS = 1.0                     # a worker waits this long at most for a screening under way
 MAX_WAITING = 20000
 
 
@@ -57,10 +61,27 @@ def screen_next(rt, timeout: float = 0) -> bool:  # type: ignore[no-untyped-def]
         return False
     raw = member.decode() if isinstance(member, bytes) else member
     message_id, contact_id = (int(x) for x in raw.split(":"))
+    rt.redis.set(TAKEN.format(message_id), 1, ex=TAKEN_SECONDS)
+    try:
+        screening = _screen(rt, message_id)
+    finally:  # done, or failed: a worker waiting for this verdict goes on either way
+        pipe = rt.redis.pipeline(transaction=False)
+        pipe.rpush(DONE.format(message_id), 1)
+        pipe.expire(DONE.format(message_id), TAKEN_SECONDS)
+        pipe.delete(TAKEN.format(message_id))
+        pipe.execute()
+    if screening is not None and screening.level == "high":
+        enqueue_processing(contact_id, crisis=True)
+        log.info("screening stage: message %s is HIGH (%s); its contact goes to the crisis queue", message_id,
+                 screening.method)
+    return True
+
+
+def _screen(rt, message_id: int) -> Screening | None:  # type: ignore[no-untyped-def]
     with rt.db.session() as s:
         msg = s.get(Message, message_id)
         if msg is None or msg.status != "received" or not msg.text:
-            return True  # processed meanwhile: its worker screened it
+            return None  # processed meanwhile: its worker screened it
         text = msg.text
     screening = rt.screener.screen(text)
     vector = embeddings.peek(text)  # computed by the net when it read the whole message; not computed here
@@ -72,18 +93,22 @@ def screen_next(rt, timeout: float = 0) -> bool:  # type: ignore[no-untyped-def]
     pipe.hset(VERDICT.format(message_id), mapping=fields)
     pipe.expire(VERDICT.format(message_id), VERDICT_SECONDS)
     pipe.execute()
-    if screening.level == "high":
-        enqueue_processing(contact_id, crisis=True)
-        log.info("screening stage: message %s is HIGH (%s); its contact goes to the crisis queue", message_id,
-                 screening.method)
-    return True
+    return screening
 
 
-def take_verdict(rt, message_id: int, text: str) -> Screening | None:  # type: ignore[no-untyped-def]
+def take_verdict(rt, message_id: int, contact_id: int,  # type: ignore[no-untyped-def]
+                 text: str) -> Screening | None:
     """The stage's verdict on this message if a screener like this process's gave it; its vector is kept for
-    FAQ matching. None otherwise (the caller screens): a missing verdict costs time, never a screening."""
+    FAQ matching. None otherwise, and the caller screens: a message the stage has not taken yet is taken back
+    from it (so the e5 embedding is computed once, here), one it is screening now is waited for (WAIT_SECONDS
+    at most). A missing verdict costs time, never a screening."""
     try:
+        if rt.redis.zrem(WAITING, f"{message_id}:{contact_id}"):
+            return None  # not taken by the stage: screened here
         kept = rt.redis.hgetall(VERDICT.format(message_id))
+        if not kept and rt.redis.exists(TAKEN.format(message_id)):
+            rt.redis.blpop([DONE.format(message_id)], timeout=WAIT_SECONDS)
+            kept = rt.redis.hgetall(VERDICT.format(message_id))
     except Exception as e:  # Redis away: screen here
         log.warning("screening verdict not read: %s", type(e).__name__)
         return None
