@@ -16,7 +16,7 @@ from helpline.runtime import QUEUES
 
 log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 1.0
-WORKER_NICE = 5
+WORKER_NICE = 0  # off: at 5 and 10 the crisis pages were not faster (docs/PERFORMANCE.md, "Overload")
 
 
 def limit_blas_threads() -> None:
@@ -88,9 +88,10 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
 
 
 def _lower_priority() -> None:
-    """A worker that serves the ordinary queues yields the CPU to the web, the scheduler and the crisis-only
-    workers (dispatch, the screening stage, pages) when the machine is overloaded: ordinary answers get
-    slower, crises do not. HELPLINE_WORKER_NICE (default 5; 0 turns it off) is added to the niceness."""
+    """HELPLINE_WORKER_NICE (default 0, off) is added to the niceness of a worker that serves the ordinary
+    queues, so that it yields the CPU to the web, the scheduler and the crisis-only workers under overload.
+    Measured, it did not make crisis pages faster: a niced worker holding SQLite's write lock delays the
+    crisis job's commit, and on a shared machine it also yields to everyone else."""
     step = int(os.environ.get("HELPLINE_WORKER_NICE", str(WORKER_NICE)))
     if step > 0:
         try:
