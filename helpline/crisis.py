@@ -222,6 +222,8 @@ class Screener:
                                  for w in words if len(w.split()) >= 3})
         self._faq = _faq_exemplars(content)
         self._semantic: _Heads | None = None
+        self._bank: tuple[list[str], list[int], list[str | None], list[float]] | None = None
+        self._fingerprint: str | None = None
 
     # -- the passes
     def _clear(self, norm: str) -> str:
@@ -381,9 +383,29 @@ class Screener:
     def _load_semantic(self) -> _Heads:
         if self._semantic is None:
             from helpline import embeddings
-            texts, levels, cats, weights = self.bank()
+            texts, levels, cats, weights = self.bank_once()
             self._semantic = train_heads(embeddings.embed_cached("crisis", texts), levels, cats, weights)
         return self._semantic
+
+    def bank_once(self) -> tuple[list[str], list[int], list[str | None], list[float]]:
+        """`bank()`, computed once (about 3 s): the heads and the pre-screen (helpline/prescreen.py) learn
+        from it."""
+        if self._bank is None:
+            self._bank = self.bank()
+        return self._bank
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this screener's verdicts: a verdict kept in Redis by another process (workers/screening.py)
+        is used only by a process whose screener would say the same (same lists, bank and thresholds)."""
+        if self._fingerprint is None:
+            import hashlib
+            h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
+                                     self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
+                                     FUZZY_CUTOFF)).encode())
+            h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
 
     def semantic_scores(self, text: str, heads: _Heads | None = None) -> Scores | None:
         """(P(any crisis), P(high), nearest crisis category) of the embedding net; None for one or two

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from functools import lru_cache
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +44,37 @@ def embed(texts: list[str]) -> np.ndarray:
     return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
 
-@lru_cache(maxsize=1024)
+_recent: OrderedDict[str, np.ndarray] = OrderedDict()
+RECENT = 1024
+
+
 def embed_one(text: str) -> np.ndarray:
     """One message's vector, kept for a while: crisis screening and FAQ matching embed it once."""
-    vec = embed([text])[0]
-    vec.setflags(write=False)
+    vec = peek(text)
+    if vec is None:
+        vec = embed([text])[0]
+        remember(text, vec)
     return vec
+
+
+def peek(text: str) -> np.ndarray | None:
+    """The vector of `text` if this process has it (computed or given by `remember`), without computing it."""
+    with _lock:
+        vec = _recent.get(text)
+        if vec is not None:
+            _recent.move_to_end(text)
+        return vec
+
+
+def remember(text: str, vec: np.ndarray) -> None:
+    """Keeps a vector computed elsewhere (the screening stage, workers/screening.py) for `embed_one`."""
+    vec = np.asarray(vec, dtype=np.float32)
+    vec.setflags(write=False)
+    with _lock:
+        _recent[text] = vec
+        _recent.move_to_end(text)
+        while len(_recent) > RECENT:
+            _recent.popitem(last=False)
 
 
 def cache_dir() -> Path:

@@ -6,7 +6,9 @@ the row stays queued and the scheduler enqueues it later.
 from __future__ import annotations
 
 import random
-from typing import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterable, Iterator
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,18 @@ from helpline.runtime import current_runtime
 
 JOB_RESULT_TTL = 60
 JOB_FAILURE_TTL = 24 * 3600  # not a year: failed jobs would keep ids around for no one
+_enqueued_here: ContextVar[list[int] | None] = ContextVar("enqueued_here", default=None)
+
+
+@contextmanager
+def collect_enqueued() -> Iterator[list[int]]:
+    """The ids of the rows whose send jobs are enqueued inside the block (see workers/inbound.py)."""
+    ids: list[int] = []
+    token = _enqueued_here.set(ids)
+    try:
+        yield ids
+    finally:
+        _enqueued_here.reset(token)
 
 
 def backoff(crisis: bool = False) -> list[int]:
@@ -33,9 +47,12 @@ def enqueue_delivery(message_ids: Iterable[int], crisis: bool = False) -> None:
     from rq import Retry
     rt = current_runtime()
     q = rt.queue("crisis" if crisis else "high")
+    collected = _enqueued_here.get()
     for mid in message_ids:
         q.enqueue("workers.outbound.deliver", mid, job_id=f"deliver-{mid}", retry=Retry(max=6, interval=backoff(crisis)),
                   result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=60, at_front=not crisis)
+        if collected is not None:
+            collected.append(mid)
 
 
 def enqueue_processing(contact_id: int, crisis: bool = False) -> None:

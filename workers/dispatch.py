@@ -1,9 +1,11 @@
 """The dispatcher: turns "message stored" notices from the webhooks into processing jobs.
 
 It screens the message with the phrase lists of every language first, so a likely crisis goes to
-the `crisis` queue, ahead of any backlog. It runs as a thread in the scheduler and in every worker
-that serves only the `crisis` queue (processes that are mostly idle, so a notice never waits behind
-a busy job); BLPOP hands each notice to one of them; the notice carries ids only.
+the `crisis` queue, ahead of any backlog; every other message is also offered to the screening stage
+(workers/screening.py), which screens it in full ahead of the backlog, likeliest crises first. It
+runs as a thread in the scheduler and in every worker that serves only the `crisis` queue (processes
+that are mostly idle, so a notice never waits behind a busy job); BLPOP hands each notice to one of
+them; the notice carries ids only.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import threading
 from helpline.inbound import INBOUND_LIST
 from helpline.models import Message
 from helpline.outbox import enqueue_processing
+from helpline.prescreen import shared_prescreen
+from workers.screening import offer
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +33,15 @@ def dispatch_one(rt, item: bytes | str) -> None:  # type: ignore[no-untyped-def]
         msg = s.get(Message, message_id)
         if msg is None or msg.status != "received":
             return
-        if msg.text:
-            crisis = rt.screener.quick_high(msg.text)
+        text = msg.text
+        if text:
+            crisis = rt.screener.quick_high(text)
     enqueue_processing(contact_id, crisis=crisis)
+    if text and not crisis:
+        try:
+            offer(rt, message_id, contact_id, text)
+        except Exception as e:  # the processing job is queued: its worker screens the message itself
+            log.warning("dispatcher: not offered to the screening stage: %s", type(e).__name__)
 
 
 def dispatch_pending(rt, limit: int = 100000) -> int:  # type: ignore[no-untyped-def]
@@ -53,6 +63,7 @@ def start_dispatcher(app, rt) -> threading.Thread:  # type: ignore[no-untyped-de
 
     def loop() -> None:
         with app.app_context():
+            shared_prescreen(rt.content)  # learnt before the first notice (about 4 s), not while it waits
             while not stop.is_set():
                 try:
                     got = rt.redis.blpop([INBOUND_LIST], timeout=2)

@@ -30,8 +30,9 @@ RECORD_RETRY_SECONDS = 30.0      # within the job's 60 s timeout
 T = TypeVar("T")
 
 
-def deliver(message_id: int) -> str:
-    """Sends this row and any earlier queued rows to the same recipient, in order."""
+def deliver(message_id: int, wait: float = 60) -> str:
+    """Sends this row and any earlier queued rows to the same recipient, in order; waits `wait` seconds at
+    most for another worker's send to the same recipient (LockTimeout after that)."""
     rt = current_runtime()
     with rt.db.session() as s:
         msg = s.get(Message, message_id)
@@ -44,7 +45,7 @@ def deliver(message_id: int) -> str:
         ids = list(s.scalars(select(Message.id).where(owner, Message.direction == "out", Message.status == "queued",
                                                       Message.id <= message_id).order_by(Message.id)))
     result = "sent"
-    with named_lock(rt, f"send:{recipient}", timeout=HELD_LOCK_SECONDS, wait=60):
+    with named_lock(rt, f"send:{recipient}", timeout=HELD_LOCK_SECONDS, wait=wait):
         for mid in ids:
             result = send_one(mid)
     return result

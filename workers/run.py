@@ -7,6 +7,8 @@ models were loaded before the first job.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 
 from helpline.config import Config
@@ -14,9 +16,23 @@ from helpline.runtime import QUEUES
 
 log = logging.getLogger(__name__)
 REDIS_RETRY_SECONDS = 1.0
+WORKER_NICE = 0  # off: at 5 and 10 the crisis pages were not faster (docs/PERFORMANCE.md, "Overload")
+
+
+def limit_blas_threads() -> None:
+    """numpy's OpenBLAS runs a matrix-vector product (the crisis bank, the FAQ index: ~5,500 x 384) on every
+    core, and its threads spin while they wait for each other: on 2 shared cores that cost 40-50 ms of CPU a
+    message (`bench/worker_profile.py`), more than the e5 embedding. One thread is as fast for products this
+    small. Only works before numpy is imported, hence here, before the app is built; an operator's setting
+    is kept."""
+    if "numpy" in sys.modules:
+        log.warning("numpy was imported before the worker set OPENBLAS_NUM_THREADS; BLAS may spin")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 
 
 def build_worker_runtime(config: Config):  # type: ignore[no-untyped-def]
+    limit_blas_threads()
     from helpline import create_app
     from helpline.runtime import set_process_runtime
     app = create_app(config)
@@ -47,11 +63,15 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
     with app.app_context():
         seconds = preload(rt)
         log.info("worker for %s ready in %.2f s", ",".join(queues), seconds)
-        dispatcher = None
-        if not burst and queues == ["crisis"]:  # an idle process: the quickest to route a crisis
+        dispatcher = screening = None
+        if not burst and queues == ["crisis"]:  # an idle process: the quickest to route and screen a crisis
             from workers.dispatch import start_dispatcher
+            from workers.screening import start_screening
             dispatcher = start_dispatcher(app, rt)
-        elif burst:
+            screening = start_screening(app, rt)
+        elif not burst:
+            _lower_priority()
+        if burst:
             from workers.dispatch import dispatch_pending
             dispatch_pending(rt)
         try:
@@ -61,9 +81,23 @@ def run_worker(config: Config, queues: list[str], burst: bool = False) -> int:
         except StopRequested:  # a signal between two runs
             pass
         finally:
-            if dispatcher is not None:
-                dispatcher.stop.set()
+            for thread in (dispatcher, screening):
+                if thread is not None:
+                    thread.stop.set()
     return 0
+
+
+def _lower_priority() -> None:
+    """HELPLINE_WORKER_NICE (default 0, off) is added to the niceness of a worker that serves the ordinary
+    queues, so that it yields the CPU to the web, the scheduler and the crisis-only workers under overload.
+    Measured, it did not make crisis pages faster: a niced worker holding SQLite's write lock delays the
+    crisis job's commit, and on a shared machine it also yields to everyone else."""
+    step = int(os.environ.get("HELPLINE_WORKER_NICE", str(WORKER_NICE)))
+    if step > 0:
+        try:
+            os.nice(step)
+        except OSError as e:
+            log.warning("worker priority unchanged: %s", e)
 
 
 def _work(rt, queues: list[str], burst: bool) -> bool:  # type: ignore[no-untyped-def]
