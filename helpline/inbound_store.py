@@ -3,12 +3,13 @@ and run on the DB-API connection of a pool in autocommit mode.
 
 SQLAlchemy's Core execution (statement cache, parameter and result objects, a BEGIN and a COMMIT,
 PostgreSQL's pre-ping) was most of a webhook's database time. Here a message from a known contact is
-one INSERT ... SELECT that commits by itself (one round trip on PostgreSQL, six before); a new
-contact is one more statement (PostgreSQL: the contact inserted in a CTE of the same statement;
-SQLite: a BEGIN IMMEDIATE transaction of two inserts). Values go through the column types' own bind
-processors, so rows are stored exactly as the models would store them (text and address encrypted,
-UTC datetimes, JSON). A provider id stored before is skipped by the unique constraint
-(ON CONFLICT DO NOTHING): nothing is stored and store() returns None.
+one INSERT ... SELECT that commits by itself (on PostgreSQL one round trip, six before; SQLite looks
+the contact up first, outside its write lock); a new contact is one more statement (PostgreSQL: the
+contact inserted in a CTE of the same statement; SQLite: a BEGIN IMMEDIATE transaction of two
+inserts). Values go through the column types' own bind processors, so rows are stored exactly as the
+models would store them (text and address encrypted, UTC datetimes, JSON). A provider id stored
+before is skipped by the unique constraint (ON CONFLICT DO NOTHING): nothing is stored and store()
+returns None.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class InboundStore:
                          f"{on_message}")
         else:
             self._new = insert_contact
+        self._has_contact = f"SELECT 1 FROM contact WHERE address_hash = {address_hash}"
         self._stored = (f"SELECT 1 FROM message WHERE channel = {self._param(m, 'm_', 'channel')} "
                         f"AND provider_id = {self._param(m, 'm_', 'provider_id')}")
 
@@ -95,7 +97,11 @@ class InboundStore:
             try:
                 raw = self.engine.raw_connection()
                 cursor = raw.cursor()
-                rows = cursor.execute(self._known, message).fetchall()
+                rows: list[Any] = []
+                # PostgreSQL tries the insert at once (a round trip saved); SQLite asks first, as any INSERT
+                # takes its one write lock, and waiting writers poll for it in SQLite's busy handler
+                if self._pg or cursor.execute(self._has_contact, message).fetchall():
+                    rows = cursor.execute(self._known, message).fetchall()
                 if rows:
                     return rows[0][0], rows[0][1]
                 # a new contact, or the message was stored before (a provider's retry)
