@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -31,6 +32,7 @@ def create_app(config: Config | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = _Sessions()
     crypto.configure(config)
     runtime = Runtime(config, Database(config.database_url), web=True)
     app.extensions["helpline"] = runtime
@@ -62,6 +64,18 @@ def create_app(config: Config | None = None) -> Flask:
         return resp
 
     return app
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, the serializer built once instead of at every request (each
+    webhook opens a session too); the app's secret keys do not change after create_app."""
+
+    _serializer = None
+
+    def get_signing_serializer(self, app: Flask):  # type: ignore[no-untyped-def]
+        if self._serializer is None:
+            self._serializer = super().get_signing_serializer(app)
+        return self._serializer
 
 
 def _register_errors(app: Flask) -> None:

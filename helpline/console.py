@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from helpline import migrate
 from helpline.config import Config
-from helpline.inbound import InboundMessage, do_store_inbound, get_contact_by_address
+from helpline.inbound import InboundMessage, get_contact_by_address
 from helpline.models import Message
 from helpline.runtime import current_runtime
 
@@ -24,10 +24,9 @@ def run_chat(config: Config, lang: str | None = None, number: str = "+4915100000
         rt = current_runtime()
         for line in sys.stdin:
             text = line.rstrip("\n")
-            with rt.db.engine.begin() as conn:  # processed right here, not by a worker
-                do_store_inbound(conn, InboundMessage(channel="console", address=number, text=text,
-                                                      provider_id=None, profile_language=lang),
-                                 rt.config.default_region)
+            msg = InboundMessage(channel="console", address=number, text=text, provider_id=None,
+                                 profile_language=lang)
+            rt.inbound.store(msg, rt.config.default_region)  # processed right here, not by a worker
             with rt.db.session() as s:
                 contact = get_contact_by_address(s, "console", number)
                 contact_id = contact.id if contact else None

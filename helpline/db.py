@@ -52,12 +52,15 @@ class Database:
         self.engine.dispose()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, autocommit: bool = False) -> Engine:
+    """`autocommit`: every statement commits by itself, BEGIN only when sent; no pre-ping (for raw DB-API use
+    that handles a dropped connection itself: helpline.inbound_store)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False},
+                               **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -72,5 +75,6 @@ def make_engine(url: str) -> Engine:
     connect_args = {}
     if url.startswith("postgresql"):
         connect_args = {"connect_timeout": 5, "options": "-c statement_timeout=15000"}
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=10,
-                         connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=not autocommit, pool_size=5, max_overflow=10, pool_timeout=10,
+                         connect_args=connect_args,
+                         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))

@@ -19,6 +19,7 @@ from helpline.db import Database
 if TYPE_CHECKING:
     from flows.engine import Engine
     from helpline.announcer import Announcer
+    from helpline.inbound_store import InboundStore
     from helpline.senders import Senders
     from helpline.content import Content
     from helpline.crisis import Screener
@@ -45,6 +46,12 @@ class Runtime:
         """Pushes "message stored" notices to Redis from a background thread (the webhooks')."""
         from helpline.announcer import Announcer
         return Announcer(self.redis)
+
+    @cached_property
+    def inbound(self) -> "InboundStore":
+        """Stores inbound messages on raw DB-API connections of its own autocommit pool (the webhooks')."""
+        from helpline.inbound_store import InboundStore
+        return InboundStore(self.config.database_url)
 
     def flush_announcements(self) -> None:
         """Every notice this process gave its announcer is in Redis (or given up) when this returns."""
@@ -85,6 +92,8 @@ class Runtime:
     def close(self) -> None:
         self.flush_announcements()
         self.db.dispose()
+        if "inbound" in self.__dict__:
+            self.inbound.close()
         if "redis" in self.__dict__:
             self.redis.close()
 

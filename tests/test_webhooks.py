@@ -85,6 +85,18 @@ def test_signature_over_a_different_url_is_refused(app, client):
     assert r.status_code == 403
 
 
+def test_the_quick_signature_is_twilios():
+    """webhooks.twilio._signature computes what twilio's RequestValidator does, repeated fields too."""
+    from twilio.request_validator import RequestValidator
+    from werkzeug.datastructures import MultiDict
+
+    from webhooks.twilio import _signature
+    form = MultiDict([("Body", "b"), ("MediaUrl0", "z"), ("Body", "a"), ("From", "+49151"), ("Body", "a"),
+                      ("Empty", ""), ("Text", "caf\u00e9 \u0645\u0631\u062d\u0628\u0627")])
+    url = PUBLIC + "/webhooks/twilio?x=1"
+    assert _signature(b"token", url, form).decode() == RequestValidator("token").compute_signature(url, form)
+
+
 @pytest.mark.parametrize("drop", ["From", "MessageSid"])
 def test_malformed_twilio_form_is_400_and_not_stored(app, client, drop):
     params = fixture("twilio", "sms_text")

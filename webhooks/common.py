@@ -2,11 +2,9 @@
 normalise -> store -> announce after commit -> 200."""
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from flask import jsonify
 
-from helpline.inbound import InboundMessage, do_store_inbound, is_stored
+from helpline.inbound import InboundMessage
 from helpline.runtime import current_runtime
 
 
@@ -21,16 +19,8 @@ def store(msg: InboundMessage) -> bool:
     Redis push (helpline.announcer), so a provider gets its answer in a few milliseconds and a Redis
     outage costs nothing: the scheduler finds stored-but-unprocessed messages and enqueues them."""
     rt = current_runtime()
-    for attempt in range(3):
-        try:
-            with rt.db.engine.begin() as conn:
-                stored = do_store_inbound(conn, msg, rt.config.default_region)
-            break
-        except IntegrityError:  # the provider id was stored before, or the contact was created meanwhile
-            with rt.db.engine.connect() as conn:
-                if is_stored(conn, msg):
-                    return False
-            if attempt == 2:
-                raise
+    stored = rt.inbound.store(msg, rt.config.default_region)  # committed when it returns
+    if stored is None:  # the provider id was stored before: a retry
+        return False
     rt.announcer.announce(*stored)  # pushed to Redis by a background thread; if lost, the scheduler finds it
     return True
