@@ -8,31 +8,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import start_redis  # noqa: E402
-from tests.fakes import TWILIO_SID, TWILIO_TOKEN, FakeProviders  # noqa: E402
+from bench.common import worker_bench_env  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=200)
     args = ap.parse_args()
-    fakes = FakeProviders().start()
-    redis_proc, redis_url, _ = start_redis()
-    data = tempfile.mkdtemp(prefix="bench-jobs-")
-    from helpline import migrate
-    from helpline.config import Config
-    from helpline.crypto import new_key
-    os.environ.update(HELPLINE_DATA_DIR=data, REDIS_URL=redis_url, SECRET_KEY="bench",
-                      DATABASE_URL=f"sqlite:///{data}/helpline.db", HELPLINE_ENCRYPTION_KEY=new_key(),
-                      TWILIO_ACCOUNT_SID=TWILIO_SID, TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
-                      TWILIO_SMS_NUMBER="+14155550100", TWILIO_API_BASE_URL=fakes.url)
-    config = Config.from_env()
-    migrate.upgrade(config.database_url)
+    fakes, redis_proc, config = worker_bench_env("bench-jobs-")
     from rq import Queue, SimpleWorker, Worker
 
     from helpline import crypto

@@ -13,13 +13,11 @@ import os
 import pstats
 import random
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, start_redis  # noqa: E402
-from tests.fakes import TWILIO_SID, TWILIO_TOKEN, FakeProviders  # noqa: E402
+from bench.common import ROOT, worker_bench_env  # noqa: E402
 
 
 def scripts(n: int, rng: random.Random) -> list[list[str]]:
@@ -38,21 +36,10 @@ def main() -> int:
     ap.add_argument("--sort", default="cumulative")
     ap.add_argument("--no-profile", action="store_true", help="CPU time only")
     args = ap.parse_args()
-    fakes = FakeProviders().start()
-    redis_proc, redis_url, _ = start_redis()
-    data = tempfile.mkdtemp(prefix="bench-profile-")
-    from helpline import migrate
-    from helpline.config import Config
-    from helpline.crypto import new_key
-    os.environ.update(HELPLINE_DATA_DIR=data, REDIS_URL=redis_url, SECRET_KEY="bench",
-                      DATABASE_URL=f"sqlite:///{data}/helpline.db", HELPLINE_ENCRYPTION_KEY=new_key(),
-                      TWILIO_ACCOUNT_SID=TWILIO_SID, TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
-                      TWILIO_SMS_NUMBER="+14155550100", TWILIO_API_BASE_URL=fakes.url)
-    config = Config.from_env()
-    migrate.upgrade(config.database_url)
+    fakes, redis_proc, config = worker_bench_env("bench-profile-")
     from rq import Queue, SimpleWorker
 
-    from helpline.inbound import INBOUND_LIST, InboundMessage, do_store_inbound
+    from helpline.inbound import INBOUND_LIST, InboundMessage
     from workers.dispatch import dispatch_pending
     from workers.run import build_worker_runtime, preload
     app, rt = build_worker_runtime(config)
@@ -63,10 +50,8 @@ def main() -> int:
             rounds = scripts(args.contacts, rng)
             total = 0
             for step in range(3):
-                with rt.db.engine.begin() as conn:
-                    ids = [do_store_inbound(conn, InboundMessage("sms", f"+4915510{i:05d}", texts[step],
-                                                                 f"SM{step}-{i}"), "DE")
-                           for i, texts in enumerate(rounds)]
+                ids = [rt.inbound.store(InboundMessage("sms", f"+4915510{i:05d}", texts[step], f"SM{step}-{i}"),
+                                        "DE") for i, texts in enumerate(rounds)]
                 rt.redis.rpush(INBOUND_LIST, *[f"{m}:{c}" for m, c in ids])
                 total += len(ids)
                 profiler = None if args.no_profile else cProfile.Profile()
