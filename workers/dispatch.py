@@ -15,7 +15,7 @@ import threading
 from helpline.inbound import INBOUND_LIST
 from helpline.models import Message
 from helpline.outbox import enqueue_processing
-from helpline.prescreen import shared_prescreen
+from workers.background import start_loop
 from workers.screening import offer
 
 log = logging.getLogger(__name__)
@@ -59,21 +59,9 @@ def dispatch_pending(rt, limit: int = 100000) -> int:  # type: ignore[no-untyped
 
 
 def start_dispatcher(app, rt) -> threading.Thread:  # type: ignore[no-untyped-def]
-    stop = threading.Event()
-
-    def loop() -> None:
-        with app.app_context():
-            shared_prescreen(rt.content)  # learnt before the first notice (about 4 s), not while it waits
-            while not stop.is_set():
-                try:
-                    got = rt.redis.blpop([INBOUND_LIST], timeout=2)
-                    if got:
-                        dispatch_one(rt, got[1])
-                except Exception as e:  # Redis away: the scheduler re-enqueues what is stored
-                    log.warning("dispatcher: %s", type(e).__name__)
-                    stop.wait(1.0)
-
-    t = threading.Thread(target=loop, name="helpline-dispatcher", daemon=True)
-    t.stop = stop  # type: ignore[attr-defined]
-    t.start()
-    return t
+    """Turns the webhooks' notices into jobs. Redis away: the scheduler re-enqueues what is stored."""
+    def step() -> None:
+        got = rt.redis.blpop([INBOUND_LIST], timeout=2)
+        if got:
+            dispatch_one(rt, got[1])
+    return start_loop(app, rt, "dispatcher", step)

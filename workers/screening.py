@@ -28,6 +28,7 @@ from helpline.crisis import Screening
 from helpline.models import Message
 from helpline.outbox import enqueue_processing
 from helpline.prescreen import shared_prescreen
+from workers.background import start_loop
 
 log = logging.getLogger(__name__)
 WAITING = "helpline:screen"            # sorted set: member "message id:contact id", score the pre-screen's
@@ -123,20 +124,6 @@ def take_verdict(rt, message_id: int, contact_id: int,  # type: ignore[no-untype
 
 def start_screening(app, rt) -> threading.Thread:  # type: ignore[no-untyped-def]
     """The stage as a thread of a crisis-only worker: its RQ loop still takes `crisis` jobs at once (the e5
-    engine releases the GIL while it computes)."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        with app.app_context():
-            shared_prescreen(rt.content)  # ready before the first message, not during it
-            while not stop.is_set():
-                try:
-                    screen_next(rt, timeout=1)
-                except Exception as e:  # Redis or the database away: the workers screen what they process
-                    log.warning("screening stage: %s", type(e).__name__)
-                    stop.wait(1.0)
-
-    t = threading.Thread(target=loop, name="helpline-screening", daemon=True)
-    t.stop = stop  # type: ignore[attr-defined]
-    t.start()
-    return t
+    engine releases the GIL while it computes). Redis or the database away: the workers screen what they
+    process."""
+    return start_loop(app, rt, "screening", lambda: screen_next(rt, timeout=1))
