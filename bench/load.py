@@ -412,6 +412,25 @@ def rows_waiting(db) -> int:  # type: ignore[no-untyped-def]
             ((Message.direction == "out") & Message.status.in_(("queued", "sending"))))).scalar() or 0
 
 
+def trace(load: Load, t0: float) -> None:
+    """One line: seconds since the load began, webhooks sent, first replies seen, RQ queue lengths, the
+    screening stage's waiting set and each process's CPU seconds so far."""
+    import redis
+
+    r = redis.Redis.from_url(load.stack.env["REDIS_URL"], socket_timeout=2)
+    try:
+        queues = {q: r.llen(f"rq:queue:{q}") for q in ("crisis", "high", "default")}
+        screen = r.zcard("helpline:screen")
+    except redis.RedisError as e:
+        queues, screen = {"redis": type(e).__name__}, -1
+    sent = sum(1 for rec in load.records if rec.kind != "bare")
+    answered = sum(1 for rec in load.records if rec.kind != "bare" and rec.reply_at)
+    cpu = " ".join(f"{name.replace(' ', '')}={cpu_seconds(pid):.1f}" for name, pid in load.stack.processes()
+                   if not name.startswith("bare"))
+    print(f"  trace {time.time() - t0:6.1f}s sent {sent} answered {answered} queues {queues} "
+          f"screen {screen} cpu {cpu}", flush=True)
+
+
 def wait_idle(load: Load, db, timeout: float, t0: float | None = None) -> float:  # type: ignore[no-untyped-def]
     """Seconds until no row waits and every message has its reply, or until no row has waited for 3 s (a
     message answered with silence on purpose stays unanswered); NaN when `timeout` passes first."""
