@@ -9,6 +9,7 @@ from helpline.models import Contact, Message
 from helpline.outbox import queue_text
 from helpline.runtime import set_process_runtime
 from helpline.senders import split_text
+from tests.support import run_jobs
 from workers.outbound import deliver
 
 
@@ -111,9 +112,41 @@ def test_telegram_retry_after_is_honoured(app, fakes):
         _deliver(app, mid)
     assert e.value.retry_after == 1
     assert _row(app, mid).payload["not_before"] > 0
-    assert _deliver(app, mid) == "sent"
+    # the re-run job does not sleep through retry_after in a worker: it hands the row to a job due then
+    assert _deliver(app, mid) == "deferred"
+    assert _row(app, mid).status == "queued"
+    assert _later_jobs(app) == [mid]
+    run_jobs(app)
+    assert _row(app, mid).status == "sent"
     sends = [s for s in fakes.sent if s.method == "sendMessage"]
     assert len(sends) == 1
+
+
+def _later_jobs(app) -> list[int]:  # type: ignore[no-untyped-def]
+    """The rows whose send jobs are scheduled for their turn."""
+    from workers.outbound import LATER_JOB
+    rt = app.extensions["helpline"]
+    return sorted(int(j.split("-")[2]) for q in ("crisis", "high")
+                  for j in rt.queue(q).scheduled_job_registry.get_job_ids() if j.startswith(LATER_JOB))
+
+
+def test_telegram_chat_gets_a_burst_then_one_a_second_without_a_worker_waiting(app, fakes):
+    """Telegram: about one message a second to one chat, after a short burst. A worker never sleeps for the
+    pace: the rows past the burst are handed to a job due when their turn comes, and go out in order."""
+    cid = _contact(app, "telegram", "900000779")
+    other = _contact(app, "telegram", "900000780")
+    ids = [_queue(app, cid, f"part {i}") for i in range(5)]
+    assert _deliver(app, ids[-1]) == "deferred"
+    assert [m.text for m in fakes.messages("900000779")] == ["part 0", "part 1", "part 2"]
+    assert [_row(app, i).status for i in ids] == ["sent"] * 3 + ["queued"] * 2
+    assert _later_jobs(app) == [ids[-1]]
+    assert _deliver(app, ids[-1]) == "deferred"  # its own job, meanwhile: still not its turn, no second job
+    assert _later_jobs(app) == [ids[-1]]
+    other_id = _queue(app, other, "another chat")
+    assert _deliver(app, other_id) == "sent"  # the pace is per chat
+    run_jobs(app)
+    assert [m.text for m in fakes.messages("900000779")] == [f"part {i}" for i in range(5)]
+    assert {_row(app, i).status for i in ids} == {"sent"}
 
 
 def test_row_in_sending_state_is_never_sent_again(app, fakes):

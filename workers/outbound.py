@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from sqlalchemy import delete, select
@@ -22,17 +23,20 @@ from helpline.senders import LIMITS, Outgoing, split_text
 from workers.locks import HELD_LOCK_SECONDS, named_lock
 
 log = logging.getLogger(__name__)
-MAX_RETRY_AFTER_WAIT = 30.0
-TELEGRAM_CHAT_INTERVAL = 1.0     # Telegram: about one message a second to one chat
+TELEGRAM_CHAT_INTERVAL = 1.0     # Telegram: about one message a second to one chat,
+TELEGRAM_CHAT_BURST = 3          # after a short burst
 TELEGRAM_BOT_PER_SECOND = 25     # and about 30 a second per bot
 WHATSAPP_PER_SECOND = 60         # Twilio's default WhatsApp sender throughput is 80 MPS
+LATER_JOB = "deliver-later-"     # the id prefix of a send job scheduled for a row's turn
 RECORD_RETRY_SECONDS = 30.0      # within the job's 60 s timeout
 T = TypeVar("T")
 
 
 def deliver(message_id: int, wait: float = 60) -> str:
     """Sends this row and any earlier queued rows to the same recipient, in order; waits `wait` seconds at
-    most for another worker's send to the same recipient (LockTimeout after that)."""
+    most for another worker's send to the same recipient (LockTimeout after that). A row whose turn has not
+    come (a provider's retry_after, the per-chat pace) is not waited for here: the rest is handed to a
+    send job scheduled for when it may go, and this returns `deferred`."""
     rt = current_runtime()
     with rt.db.session() as s:
         msg = s.get(Message, message_id)
@@ -48,10 +52,46 @@ def deliver(message_id: int, wait: float = 60) -> str:
     with named_lock(rt, f"send:{recipient}", timeout=HELD_LOCK_SECONDS, wait=wait):
         for mid in ids:
             result = send_one(mid)
+            while isinstance(result, Later) and not rt.config.redis_url:  # no queue to hand it to
+                time.sleep(min(result.seconds, 30.0))
+                result = send_one(mid)
+            if isinstance(result, Later):
+                _send_later(message_id, result.seconds)
+                return "deferred"
     return result
 
 
-def send_one(message_id: int) -> str:
+@dataclass(frozen=True)
+class Later:
+    """send_one's answer for a row whose turn has not come: try again in `seconds`."""
+    seconds: float
+
+
+def _send_later(message_id: int, seconds: float) -> None:
+    """A send job for `message_id` (and the rows before it) when its turn comes, on the queue this worker
+    serves now (a crisis reply stays on `crisis`). RQ schedules in whole seconds, so the job is due at the
+    next whole second after the turn. One per row at a time: the mark expires when the job is due. Lost
+    with Redis, the row is re-enqueued by the scheduler all the same."""
+    import math
+    from datetime import datetime, timezone
+
+    from rq import Retry, get_current_job
+
+    from helpline.outbox import JOB_FAILURE_TTL, JOB_RESULT_TTL, backoff
+    rt = current_runtime()
+    now = time.time()
+    due = math.ceil(now + seconds)
+    if not rt.redis.set(f"helpline:later:{message_id}", 1, nx=True, px=max(1, int((due - now) * 1000))):
+        return
+    job = get_current_job()
+    queue = job.origin if job is not None else "high"
+    rt.queue(queue).enqueue_at(datetime.fromtimestamp(due, tz=timezone.utc), "workers.outbound.deliver",
+                               message_id, job_id=f"{LATER_JOB}{message_id}-{due}",
+                               retry=Retry(max=6, interval=backoff(queue == "crisis")),
+                               result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=60)
+
+
+def send_one(message_id: int) -> str | Later:
     rt = current_runtime()
     with rt.db.session() as s:  # a first look: the waits come before the row says `sending`, so a worker
         msg = s.get(Message, message_id)  # killed while waiting leaves it queued, to be sent later
@@ -59,7 +99,9 @@ def send_one(message_id: int) -> str:
             return msg.status if msg else "gone"
         not_before = float(msg.payload.get("not_before", 0))
         to, channel = _recipient(s, msg)
-    _wait_turn(channel, to, not_before)
+    later = _turn(channel, to, not_before)
+    if later > 0:
+        return Later(later)
     with rt.db.session() as s:
         q = select(Message).where(Message.id == message_id)
         if not rt.db.is_sqlite:
@@ -172,16 +214,18 @@ def _set(message_id: int, attempt: int, **values: object) -> None:
     _after_send(write)
 
 
-def _wait_turn(channel: str, to: str | None, not_before: float) -> None:
-    """A provider's retry_after, then the per-chat and per-sender pace."""
+def _turn(channel: str, to: str | None, not_before: float) -> float:
+    """0 when the row may go now (its slot in the pace is then taken); else the seconds until it may: a
+    provider's retry_after, the per-chat pace, the per-sender rate."""
     wait = not_before - time.time()
     if wait > 0:
-        time.sleep(min(wait, MAX_RETRY_AFTER_WAIT))
+        return wait
     if channel == "telegram" and to:
-        _pace(f"tg:{to}", TELEGRAM_CHAT_INTERVAL)
-        _per_second("tgbot", TELEGRAM_BOT_PER_SECOND)
-    elif channel == "whatsapp":
-        _per_second("wa", WHATSAPP_PER_SECOND)
+        return (_pace(f"tg:{to}", TELEGRAM_CHAT_INTERVAL, TELEGRAM_CHAT_BURST)
+                or _per_second("tgbot", TELEGRAM_BOT_PER_SECOND))
+    if channel == "whatsapp":
+        return _per_second("wa", WHATSAPP_PER_SECOND)
+    return 0.0
 
 
 def _recipient(s, msg: Message) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
@@ -194,30 +238,41 @@ def _recipient(s, msg: Message) -> tuple[str | None, str]:  # type: ignore[no-un
     return (contact.address if contact else None), msg.channel
 
 
-def _pace(key: str, interval: float) -> None:
-    """At most one message per `interval` to one chat (Telegram's limit), across workers."""
-    rt = current_runtime()
-    if not rt.config.redis_url:
-        return
-    r = rt.redis
-    for _ in range(20):
-        if r.set(f"helpline:pace:{key}", 1, nx=True, px=int(interval * 1000)):
-            return
-        ttl = r.pttl(f"helpline:pace:{key}")
-        time.sleep(max(ttl, 50) / 1000.0)
+# Generic cell rate algorithm: the key holds the theoretical arrival time (ms) of the next message; one may
+# go when that is at most (burst - 1) intervals ahead of now. Atomic across workers and machines.
+_GCRA = """
+local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+if tat < now then tat = now end
+local early = tat - now - (burst - 1) * interval
+if early > 0 then return early end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(tat + interval - now) + 1000)
+return 0
+"""
 
 
-def _per_second(key: str, limit: int) -> None:
-    """At most `limit` sends a second for one sender, across workers (a fixed one-second window)."""
+def _pace(key: str, interval: float, burst: int = 1) -> float:
+    """At most one message per `interval` to one chat after a burst of `burst` (Telegram: "avoid more than
+    one message per second to one chat; short bursts are allowed"), across workers. Seconds to wait, or 0
+    when the message may go now (its slot is then taken)."""
     rt = current_runtime()
     if not rt.config.redis_url:
-        return
-    for _ in range(50):
-        now = time.time()
-        bucket = f"helpline:rate:{key}:{int(now)}"
-        pipe = rt.redis.pipeline()
-        pipe.incr(bucket)
-        pipe.expire(bucket, 2)
-        if pipe.execute()[0] <= limit:
-            return
-        time.sleep(max(0.01, 1.0 - (now - int(now))))
+        return 0.0
+    early = rt.redis.eval(_GCRA, 1, f"helpline:pace:{key}", int(time.time() * 1000), int(interval * 1000), burst)
+    return int(early) / 1000.0
+
+
+def _per_second(key: str, limit: int) -> float:
+    """At most `limit` sends a second for one sender, across workers (a fixed one-second window). Seconds
+    to wait, or 0 when the send may go now (it is then counted)."""
+    rt = current_runtime()
+    if not rt.config.redis_url:
+        return 0.0
+    now = time.time()
+    bucket = f"helpline:rate:{key}:{int(now)}"
+    pipe = rt.redis.pipeline()
+    pipe.incr(bucket)
+    pipe.expire(bucket, 2)
+    if pipe.execute()[0] <= limit:
+        return 0.0
+    return max(0.01, 1.0 - (now - int(now)))
