@@ -18,18 +18,21 @@ from helpline.runtime import current_runtime
 
 JOB_RESULT_TTL = 60
 JOB_FAILURE_TTL = 24 * 3600  # not a year: failed jobs would keep ids around for no one
-_enqueued_here: ContextVar[list[int] | None] = ContextVar("enqueued_here", default=None)
+_held: ContextVar[list[tuple[int, bool]] | None] = ContextVar("held", default=None)
 
 
 @contextmanager
-def collect_enqueued() -> Iterator[list[int]]:
-    """The ids of the rows whose send jobs are enqueued inside the block (see workers/inbound.py)."""
-    ids: list[int] = []
-    token = _enqueued_here.set(ids)
+def send_here() -> Iterator[list[tuple[int, bool]]]:
+    """Inside the block, a row's send job is not enqueued at the commit: its (id, crisis) is collected, and
+    the caller sends it itself right after the commit and enqueues a job only for what it could not send
+    (`workers.inbound._send_now`). A crisis row's job is enqueued all the same. If the process dies between
+    the commit and the send, the scheduler enqueues the row as it does when Redis was down."""
+    ids: list[tuple[int, bool]] = []
+    token = _held.set(ids)
     try:
         yield ids
     finally:
-        _enqueued_here.reset(token)
+        _held.reset(token)
 
 
 def backoff(crisis: bool = False) -> list[int]:
@@ -47,12 +50,14 @@ def enqueue_delivery(message_ids: Iterable[int], crisis: bool = False) -> None:
     from rq import Retry
     rt = current_runtime()
     q = rt.queue("crisis" if crisis else "high")
-    collected = _enqueued_here.get()
+    held = _held.get()
     for mid in message_ids:
+        if held is not None:
+            held.append((mid, crisis))
+            if not crisis:
+                continue
         q.enqueue("workers.outbound.deliver", mid, job_id=f"deliver-{mid}", retry=Retry(max=6, interval=backoff(crisis)),
                   result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL, job_timeout=60, at_front=not crisis)
-        if collected is not None:
-            collected.append(mid)
 
 
 def enqueue_processing(contact_id: int, crisis: bool = False) -> None:

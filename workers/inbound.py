@@ -21,7 +21,7 @@ from helpline.crisis import Screening
 from helpline.escalation import do_acknowledge, do_open_escalation
 from helpline.language import detect_language
 from helpline.models import Contact, Conversation, Escalation, Message, Staff, utcnow
-from helpline.outbox import collect_enqueued, queue_text, queue_to_staff
+from helpline.outbox import enqueue_delivery, queue_text, queue_to_staff, send_here
 from helpline.runtime import current_runtime
 from workers.locks import contact_lock
 from workers.screening import take_verdict
@@ -38,7 +38,7 @@ def process_contact(contact_id: int) -> int:
     handled = 0
     with contact_lock(rt, contact_id):
         while True:
-            with collect_enqueued() as replies:
+            with send_here() as replies:
                 with rt.db.session() as s:
                     contact = s.get(Contact, contact_id)
                     if contact is None:
@@ -54,18 +54,25 @@ def process_contact(contact_id: int) -> int:
             _send_now(replies)
 
 
-def _send_now(ids: list[int]) -> None:
+def _send_now(rows: list[tuple[int, bool]]) -> None:
     """Sends the replies (and pages) this message caused right after its commit, in this worker, rather than
-    after a hop to whichever worker takes the send job next (~30 ms of the first reply). Their jobs were
-    enqueued at the commit all the same and stay the fallback: a row sent here makes its job a no-op (the
-    row's state and the per-recipient lock keep a row from going out twice), and a failure here leaves the
-    row to its job and its retries."""
+    after a hop to whichever worker takes a send job next (~30 ms of the first reply, and a second worker
+    busy with a job that mostly finds its row sent). A row this cannot send now (another send to the
+    recipient under way, a provider failure, its turn in the pace not yet come) gets its job: enqueued
+    here, or scheduled by `deliver` for its turn. A crisis row's job was enqueued at the commit already;
+    the row's state and the per-recipient lock keep it from going out twice."""
     from workers.outbound import deliver
-    for mid in ids:
+    for mid, crisis in rows:
         try:
-            deliver(mid, wait=0)  # another send to this recipient under way: that one or the job sends it
-        except Exception as e:  # the queued job retries it
-            log.warning("reply %s left to its send job: %s", mid, type(e).__name__)
+            deliver(mid, wait=0)
+            continue
+        except Exception as e:
+            log.warning("reply %s left to a send job: %s", mid, type(e).__name__)
+        if not crisis:
+            try:
+                enqueue_delivery([mid])
+            except Exception as e:  # Redis away: the scheduler enqueues the row when it is back
+                log.warning("reply %s left to the scheduler: %s", mid, type(e).__name__)
 
 
 def handle_message(s: Session, contact: Contact, msg: Message) -> None:
