@@ -297,9 +297,10 @@ def open_loop(client: Client, requests: list[tuple[str, str, bytes | None, dict[
     return lat, other
 
 
-def worker_bench_env(prefix: str):  # type: ignore[no-untyped-def]
-    """Fake providers, a throwaway Redis and a migrated SQLite in a temp dir, set in os.environ, for benches
-    that run worker code in-process: (fakes, redis process, config)."""
+def worker_bench_env(prefix: str, database_url: str | None = None):  # type: ignore[no-untyped-def]
+    """Fake providers, a throwaway Redis and a migrated database (SQLite in a temp dir unless
+    `database_url`), set in os.environ, for benches that run worker code in-process: (fakes, redis
+    process, config)."""
     from helpline import migrate
     from helpline.config import Config
     from helpline.crypto import new_key
@@ -308,7 +309,7 @@ def worker_bench_env(prefix: str):  # type: ignore[no-untyped-def]
     redis_proc, redis_url, _ = start_redis()
     data = tempfile.mkdtemp(prefix=prefix)
     os.environ.update(HELPLINE_DATA_DIR=data, REDIS_URL=redis_url, SECRET_KEY="bench",
-                      DATABASE_URL=f"sqlite:///{data}/helpline.db", HELPLINE_ENCRYPTION_KEY=new_key(),
+                      DATABASE_URL=database_url or f"sqlite:///{data}/helpline.db", HELPLINE_ENCRYPTION_KEY=new_key(),
                       TWILIO_ACCOUNT_SID=TWILIO_SID, TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
                       TWILIO_SMS_NUMBER="+14155550100", TWILIO_API_BASE_URL=fakes.url)
     config = Config.from_env()

@@ -2,7 +2,7 @@
 two questions per contact, 12 languages) stored as the webhook stores them, dispatched, then processed
 and sent by one non-forking worker in this process, under cProfile.
 
-    python bench/worker_profile.py [--contacts 100] [--top 40] [--no-profile]
+    python bench/worker_profile.py [--contacts 100] [--top 40] [--no-profile] [--postgres]
 """
 from __future__ import annotations
 
@@ -35,8 +35,14 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--sort", default="cumulative")
     ap.add_argument("--no-profile", action="store_true", help="CPU time only")
+    ap.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL instead of SQLite")
     args = ap.parse_args()
-    fakes, redis_proc, config = worker_bench_env("bench-profile-")
+    pg = None
+    if args.postgres:
+        from tests.conftest import PostgresServer  # the test suite's throwaway cluster
+        pg = PostgresServer().start()
+    fakes, redis_proc, config = worker_bench_env("bench-profile-",
+                                                 pg.create_database("bench_profile") if pg else None)
     from rq import Queue, SimpleWorker
 
     from helpline.inbound import INBOUND_LIST, InboundMessage
@@ -73,6 +79,8 @@ def main() -> int:
         redis_proc.terminate()
         redis_proc.wait(10)
         fakes.stop()
+        if pg is not None:
+            pg.stop()
     return 0
 
 
