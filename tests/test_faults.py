@@ -123,19 +123,23 @@ class Stack:
         self._wait_for(name, lambda: b" ready in " in self.log(name).read_bytes()[start:])
 
     def running(self, name: str, function: str | None = None) -> bool:
-        """The worker process runs a job (of `function`) now, by RQ's own record; a delivery only once its
-        row says `sending`, the moment before the provider gets it."""
+        """The worker process runs a job (of `function`) now, by RQ's own record. `function="send"`: the
+        worker is sending, the moment between a row saying `sending` and the provider's answer; that is a
+        send job's row, or a reply the processing job sends itself after its commit."""
         from rq import Worker
         pid = self.procs[name].pid
         for w in Worker.all(connection=self.rt.redis):
             if w.pid == pid and w.get_state() == "busy":
                 job = w.get_current_job()
-                if job is None or function not in (None, job.func_name):
+                if job is None:
                     return False
-                if job.func_name != "workers.outbound.deliver":
-                    return True
+                if function != "send":
+                    return function in (None, job.func_name)
+                sending = (Message.id == job.args[0]) if job.func_name == "workers.outbound.deliver" \
+                    else (Message.contact_id == job.args[0]) & (Message.direction == "out")
                 with self.rt.db.session() as s:
-                    return s.scalar(select(Message.status).where(Message.id == job.args[0])) == "sending"
+                    return s.scalar(select(Message.id).where(sending, Message.status == "sending").limit(1)) \
+                        is not None
         return False
 
     def scheduler(self) -> None:
@@ -431,7 +435,7 @@ def test_worker_killed_at_random_points_during_a_burst(stack_factory, fakes, pg_
     fakes.answer_late(0.15, times=100000)  # a provider's usual latency: kills land mid-send too
     rng = random.Random(4)
     posts = burst(45, seed=4)
-    targets = ["workers.inbound.process_contact", "workers.outbound.deliver", None]  # None: any job
+    targets = ["workers.inbound.process_contact", "send", None]  # None: any job
     for chunk, target in zip((posts[:20], posts[20:40], posts[40:]), targets):
         assert stack.post_all(chunk) == []
         deadline = time.monotonic() + 60
