@@ -93,15 +93,6 @@ def _send_later(message_id: int, seconds: float) -> None:
 
 def send_one(message_id: int) -> str | Later:
     rt = current_runtime()
-    with rt.db.session() as s:  # a first look: the waits come before the row says `sending`, so a worker
-        msg = s.get(Message, message_id)  # killed while waiting leaves it queued, to be sent later
-        if msg is None or msg.status != "queued":
-            return msg.status if msg else "gone"
-        not_before = float(msg.payload.get("not_before", 0))
-        to, channel = _recipient(s, msg)
-    later = _turn(channel, to, not_before)
-    if later > 0:
-        return Later(later)
     with rt.db.session() as s:
         q = select(Message).where(Message.id == message_id)
         if not rt.db.is_sqlite:
@@ -113,6 +104,9 @@ def send_one(message_id: int) -> str | Later:
         if to is None:
             msg.status, msg.error_code = "failed", "no_address"
             return "failed"
+        later = _turn(channel, to, float(msg.payload.get("not_before", 0)))
+        if later > 0:  # nothing waits here: the row stays queued, and deliver() schedules its turn
+            return Later(later)
         text, options = msg.text or "", tuple(msg.payload.get("options") or ())
         msg.status, msg.attempts = "sending", msg.attempts + 1
         attempt = msg.attempts
