@@ -427,13 +427,7 @@ class Screener:
         phrases = self.phrase_result(text or "")
         if phrases.found.level == "high" or not semantic:
             return phrases.found
-        result = decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
-        if result.level == "medium" and result.method == "semantic" and phrases.idiom and not phrases.found.level:
-            # "I'm bored, I need to kill time": the net reads the idiom's words and asks for a person. With
-            # no phrase of distress beside the idiom, that MEDIUM is dropped; a HIGH reading still pages.
-            # (Reading the message without the idiom instead left "i want to", which the net flags too.)
-            return Screening(None, None, result.score, "semantic")
-        return result
+        return decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
 
 
 # what a FAQ entry taught as MEDIUM is a sign of, for the category the net reports
@@ -505,9 +499,14 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     # the heads draw one line through the space; next to an everyday question they ask a person, not a page
     everyday_high = net.nearest_not_high - net.nearest_high > t.page_margin
     everyday_any = net.nearest_everyday - net.nearest_crisis > t.flag_margin
-    if net.high >= t.high and not denied:
+    # "I'm bored, I need to kill time": the net reads the idiom's words and asks for a person. With no phrase
+    # of distress beside the idiom, the net's MEDIUM is dropped; a HIGH reading still pages. (Reading the
+    # message without the idiom instead left "i want to", which the net flags too.) Here in `decide`, not in
+    # `Screener.screen`, so that the cross-validation that chooses the thresholds sees the rule too.
+    idiom_only = phrases.idiom and found.level is None
+    if net.high >= t.high and not denied and not (everyday_high and idiom_only):
         return Screening("medium" if everyday_high else "high", net.category, net.high, "semantic")
-    if found.level is None and net.any >= t.any and not everyday_any:
+    if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     if found.level and net.any < t.floor:  # "the smugglers beat us on the boat in 2021": a story, not a crisis
         return Screening(None, None, net.any, "semantic")

@@ -153,3 +153,13 @@ def test_decide_a_denial_can_be_flagged_but_never_pages() -> None:
     assert decide(denied, Scores(0.95, 0.95, "suicide_self_harm"), T).level == "medium"
     assert semantic_text(denied, "the whole message") == "the rest"
     assert semantic_text(_phrases(), "the whole message") == "the whole message"
+
+
+def test_decide_an_idiom_alone_gets_no_flag_from_the_net_but_can_page() -> None:
+    # "I'm bored, I need to kill time": the idiom was cleared, no phrase of distress is left beside it
+    idiom = PhraseResult(NONE, NONE, "the rest", NONE, idiom=True)
+    assert decide(_phrases(), Scores(0.4, 0.1, "distress"), T).level == "medium"
+    assert decide(idiom, Scores(0.4, 0.1, "distress"), T).level is None
+    assert decide(idiom, Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "high"
+    assert decide(PhraseResult(MEDIUM, NONE, "the rest", NONE, idiom=True),
+                  Scores(0.4, 0.1, "trafficking"), T).level == "medium"
