@@ -193,3 +193,25 @@ def test_the_vote_counts_each_sentence_at_its_bank_weight() -> None:
     sims = x[3] @ x.T
     light = [0.0 if lv else 1.0 for lv in levels]  # the crises weigh nothing: only everyday sentences vote
     assert train_heads(x, levels, [None] * 60, light).vote(sims)[0] == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    "i don't want to live in this hostel anymore, can i move?",
+    "не хочу більше жити в гуртожитку",
+    "не хочу больше жить в этом общежитии",
+    "je ne veux plus vivre dans ce foyer",
+    "no quiero vivir más en este albergue",
+    "bu yurtta yaşamak istemiyorum",
+])
+def test_not_wanting_to_live_somewhere_is_no_suicide_phrase(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level is None
+
+
+@pytest.mark.parametrize("text", [
+    "i don't want to live in this world",
+    "не хочу жити в цьому світі",
+    "i dont want to live anymore, this camp is hell",
+    "je ne veux plus vivre, ce foyer est l'enfer",
+])
+def test_not_wanting_to_live_at_all_still_pages(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level == "high"
