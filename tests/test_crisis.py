@@ -215,3 +215,14 @@ def test_not_wanting_to_live_somewhere_is_no_suicide_phrase(text: str) -> None:
 ])
 def test_not_wanting_to_live_at_all_still_pages(text: str) -> None:
     assert SCREENER.phrase_result(text).found.level == "high"
+
+
+@pytest.mark.parametrize("text, level", [
+    ("my uncle died of an overdose last year, how do i get the death certificate", None),
+    ("мой двоюродный брат умер от передозировки, как оформить свидетельство?", None),
+    ("mi primo murió de una sobredosis, ¿cómo registro la muerte?", None),
+    ("he took an overdose and is not waking up", "high"),
+    ("اخدت جرعة زايدة", "high"),
+])
+def test_a_death_from_an_overdose_reported_is_not_an_overdose_now(text: str, level: str | None) -> None:
+    assert SCREENER.phrase_result(text).found.level == level
