@@ -19,11 +19,11 @@ from helpline.content import Content, derived
 from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
-# The semantic net: two logistic heads over e5 embeddings and a vote of the nearest bank sentences, trained at
-# start-up on the exemplar bank (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing, and the
-# labelled development set content/crisis/labelled_dev.tsv). The thresholds come from `python
-# bench/crisis_eval.py cv`: cross-validation on the development set by message family, fewest false alarms with
-# recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
+# The semantic net: two logistic heads over e5 embeddings and a vote of the nearest bank sentences, trained
+# at start-up on the exemplar bank (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing,
+# and the labelled development set content/crisis/labelled_dev.tsv). The thresholds come from `python
+# bench/crisis_eval.py cv`: cross-validation on the development set by message family, fewest false alarms
+# with recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
 # `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
 HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
 HEAD_HIGH = 0.35     # P(high) at or above this -> HIGH (page)
