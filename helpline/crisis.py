@@ -19,20 +19,29 @@ from helpline.content import Content, derived
 from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
-# The semantic net: two logistic heads over e5 embeddings, trained at start-up on the exemplar bank
-# (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing, and the labelled development set
-# content/crisis/labelled_dev.tsv). The thresholds come from `python bench/crisis_eval.py cv`: cross-validation
-# on the development set by message family, fewest false alarms with recall >= 0.98 and HIGH paged >= 0.9;
-# PAGE_MARGIN from `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
-HEAD_ANY = 0.125     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.225    # P(high) at or above this -> HIGH (page)
+# The semantic net: two logistic heads over e5 embeddings and a vote of the nearest bank sentences, trained
+# at start-up on the exemplar bank (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing,
+# and the labelled development set content/crisis/labelled_dev.tsv). The thresholds come from `python
+# bench/crisis_eval.py cv`: cross-validation on the development set by message family, fewest false alarms
+# with recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
+# `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
+HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
+HEAD_HIGH = 0.35     # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
 # The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
 # (cosine): then the net's HIGH becomes MEDIUM (a person looks first, no page); and its MEDIUM is dropped
 # when an everyday sentence is nearer than any crisis by FLAG_MARGIN
 PAGE_MARGIN = 0.02
-FLAG_MARGIN = 0.02
+FLAG_MARGIN = 0.05
+# Each probability is the mean of the logistic head's and a vote of the KNN_K nearest bank sentences,
+# weighted by exp(similarity / KNN_TAU) and by their bank weight. The heads draw one line through the whole
+# space; the vote reads the message's own neighbourhood, which a line cannot follow where everyday questions
+# and crises sit close. Chosen by cross-validation (k 10-50, tau 0.01-0.05, share of the heads 0 / 0.5 / 0.7):
+# alone the vote was worse than the heads, together better. (A small MLP in place of the heads was not.)
+KNN_K = 50
+KNN_TAU = 0.02
+KNN_BLEND = 0.5      # share of the logistic heads in each probability
 MIN_SEMANTIC_WORDS = 3
 FAQ_WEIGHT = 0.05    # weight of each FAQ phrasing and everyday message (~4,000): bench/crisis_eval.py cv
 FUZZY_CUTOFF = 88
@@ -402,7 +411,7 @@ class Screener:
             import hashlib
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
-                                     FUZZY_CUTOFF)).encode())
+                                     FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
@@ -418,8 +427,10 @@ class Screener:
             return None
         v = embeddings.embed_one(text[:2000])
         sims = heads.vectors @ v
-        return Scores(heads.any.probability(v), heads.high.probability(v), heads.category(v, sims),
-                      *heads.nearest(sims))
+        vote_any, vote_high = heads.vote(sims)
+        return Scores(KNN_BLEND * heads.any.probability(v) + (1 - KNN_BLEND) * vote_any,
+                      KNN_BLEND * heads.high.probability(v) + (1 - KNN_BLEND) * vote_high,
+                      heads.category(v, sims), *heads.nearest(sims))
 
     def screen(self, text: str, semantic: bool = True) -> Screening:
         """Phrase lists of every language first; a HIGH phrase pages at once. Otherwise the embedding net has
@@ -427,13 +438,7 @@ class Screener:
         phrases = self.phrase_result(text or "")
         if phrases.found.level == "high" or not semantic:
             return phrases.found
-        result = decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
-        if result.level == "medium" and result.method == "semantic" and phrases.idiom and not phrases.found.level:
-            # "I'm bored, I need to kill time": the net reads the idiom's words and asks for a person. With
-            # no phrase of distress beside the idiom, that MEDIUM is dropped; a HIGH reading still pages.
-            # (Reading the message without the idiom instead left "i want to", which the net flags too.)
-            return Screening(None, None, result.score, "semantic")
-        return result
+        return decide(phrases, self.semantic_scores(semantic_text(phrases, text or "")))
 
 
 # what a FAQ entry taught as MEDIUM is a sign of, for the category the net reports
@@ -505,9 +510,14 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     # the heads draw one line through the space; next to an everyday question they ask a person, not a page
     everyday_high = net.nearest_not_high - net.nearest_high > t.page_margin
     everyday_any = net.nearest_everyday - net.nearest_crisis > t.flag_margin
-    if net.high >= t.high and not denied:
+    # "I'm bored, I need to kill time": the net reads the idiom's words and asks for a person. With no phrase
+    # of distress beside the idiom, the net's MEDIUM is dropped; a HIGH reading still pages. (Reading the
+    # message without the idiom instead left "i want to", which the net flags too.) Here in `decide`, not in
+    # `Screener.screen`, so that the cross-validation that chooses the thresholds sees the rule too.
+    idiom_only = phrases.idiom and found.level is None
+    if net.high >= t.high and not denied and not (everyday_high and idiom_only):
         return Screening("medium" if everyday_high else "high", net.category, net.high, "semantic")
-    if found.level is None and net.any >= t.any and not everyday_any:
+    if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     if found.level and net.any < t.floor:  # "the smugglers beat us on the boat in 2021": a story, not a crisis
         return Screening(None, None, net.any, "semantic")
@@ -555,6 +565,19 @@ class _Heads:
     any: _Head
     high: _Head
     levels: np.ndarray
+    weights: np.ndarray
+
+    def vote(self, sims: np.ndarray) -> tuple[float, float]:
+        """(share of crises, share of HIGH crises) among the KNN_K nearest bank sentences, each weighted by
+        its bank weight and exp(similarity / KNN_TAU): a few close neighbours outweigh many far ones. Same
+        vectors, same vote (argpartition has no randomness)."""
+        k = min(KNN_K, len(sims))
+        if not k:
+            return 0.0, 0.0
+        idx = np.argpartition(-sims, k - 1)[:k]  # ~50 us for the 5,000 sentences of the bank
+        w = np.exp((sims[idx] - sims[idx].max()) / KNN_TAU) * self.weights[idx]
+        total = float(w.sum()) or 1.0
+        return float(w[self.levels[idx] > 0].sum()) / total, float(w[self.levels[idx] == 2].sum()) / total
 
     def nearest(self, sims: np.ndarray) -> tuple[float, float, float, float]:
         """Similarity of the nearest crisis (any level), HIGH crisis, everyday and not-HIGH bank sentence."""
@@ -574,7 +597,8 @@ def train_heads(vectors: np.ndarray, levels: list[int], cats: list[str | None],
     y = np.array(levels)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     return _Heads(vectors, cats, _train(vectors, (y > 0).astype(float), w),
-                  _train(vectors, (y == 2).astype(float), w), y)
+                  _train(vectors, (y == 2).astype(float), w), y, w)
+
 
 
 def _rank(s: Screening) -> int:

@@ -2,6 +2,7 @@
 and how the phrase lists and the embedding net decide together (figures: bench/crisis_eval.py)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from helpline.content import load_content
@@ -14,6 +15,7 @@ from helpline.crisis import (
     decide,
     semantic_text,
     shared_screener,
+    train_heads,
 )
 from helpline.normalise import normalise
 
@@ -153,3 +155,74 @@ def test_decide_a_denial_can_be_flagged_but_never_pages() -> None:
     assert decide(denied, Scores(0.95, 0.95, "suicide_self_harm"), T).level == "medium"
     assert semantic_text(denied, "the whole message") == "the rest"
     assert semantic_text(_phrases(), "the whole message") == "the whole message"
+
+
+def test_decide_an_idiom_alone_gets_no_flag_from_the_net_but_can_page() -> None:
+    # "I'm bored, I need to kill time": the idiom was cleared, no phrase of distress is left beside it
+    idiom = PhraseResult(NONE, NONE, "the rest", NONE, idiom=True)
+    assert decide(_phrases(), Scores(0.4, 0.1, "distress"), T).level == "medium"
+    assert decide(idiom, Scores(0.4, 0.1, "distress"), T).level is None
+    assert decide(idiom, Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "high"
+    assert decide(PhraseResult(MEDIUM, NONE, "the rest", NONE, idiom=True),
+                  Scores(0.4, 0.1, "trafficking"), T).level == "medium"
+
+
+def _bank() -> tuple[np.ndarray, list[int]]:
+    """Sixty unit vectors in 8 dimensions: crises around one axis, everyday sentences around another."""
+    rng = np.random.default_rng(1)
+    levels = [2] * 20 + [1] * 10 + [0] * 30
+    axis = np.array([[1.0] + [0.0] * 7 if lv else [0.0, 1.0] + [0.0] * 6 for lv in levels])
+    x = axis + 0.3 * rng.standard_normal((60, 8))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), levels
+
+
+def test_the_nearest_neighbour_vote_reads_the_neighbourhood_and_is_deterministic() -> None:
+    x, levels = _bank()
+    heads = train_heads(x, levels, ["violence" if lv else None for lv in levels], [1.0] * 60)
+    near_crisis, near_everyday = x[3] @ x.T, x[45] @ x.T
+    vote_any, vote_high = heads.vote(near_crisis)
+    assert vote_any > 0.9 and vote_high > 0.5
+    assert heads.vote(near_everyday)[0] < 0.1
+    again = train_heads(x.copy(), list(levels), ["violence" if lv else None for lv in levels], [1.0] * 60)
+    assert again.vote(near_crisis) == (vote_any, vote_high)
+    assert again.any.probability(x[3]) == heads.any.probability(x[3])
+
+
+def test_the_vote_counts_each_sentence_at_its_bank_weight() -> None:
+    x, levels = _bank()
+    sims = x[3] @ x.T
+    light = [0.0 if lv else 1.0 for lv in levels]  # the crises weigh nothing: only everyday sentences vote
+    assert train_heads(x, levels, [None] * 60, light).vote(sims)[0] == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    "i don't want to live in this hostel anymore, can i move?",
+    "не хочу більше жити в гуртожитку",
+    "не хочу больше жить в этом общежитии",
+    "je ne veux plus vivre dans ce foyer",
+    "no quiero vivir más en este albergue",
+    "bu yurtta yaşamak istemiyorum",
+])
+def test_not_wanting_to_live_somewhere_is_no_suicide_phrase(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level is None
+
+
+@pytest.mark.parametrize("text", [
+    "i don't want to live in this world",
+    "не хочу жити в цьому світі",
+    "i dont want to live anymore, this camp is hell",
+    "je ne veux plus vivre, ce foyer est l'enfer",
+])
+def test_not_wanting_to_live_at_all_still_pages(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level == "high"
+
+
+@pytest.mark.parametrize("text, level", [
+    ("my uncle died of an overdose last year, how do i get the death certificate", None),
+    ("мой двоюродный брат умер от передозировки, как оформить свидетельство?", None),
+    ("mi primo murió de una sobredosis, ¿cómo registro la muerte?", None),
+    ("he took an overdose and is not waking up", "high"),
+    ("اخدت جرعة زايدة", "high"),
+])
+def test_a_death_from_an_overdose_reported_is_not_an_overdose_now(text: str, level: str | None) -> None:
+    assert SCREENER.phrase_result(text).found.level == level
