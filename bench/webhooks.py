@@ -56,28 +56,28 @@ def main() -> int:
         n = int(args.seconds * 2000)
         k = max(1, args.per_contact)
         servers = {"bare": (port_b, bare), "helpline": (port_h, helpline)}
-        bodies = {name: [signed_body(url, f"+49151{i // k:08d}", "Hello, how do I apply for asylum?")
-                         for i in range(n)] for name in servers}
+        # one list for both: each server has its own database, so the same numbers are new to each
+        bodies = [signed_body(url, f"+49151{i // k:08d}", "Hello, how do I apply for asylum?") for i in range(n)]
         totals = {name: {"ok": 0, "errors": 0, "seconds": 0.0, "cpu": 0.0} for name in servers}
         for name, (port, _) in servers.items():
-            throughput(port, bodies[name][:200], seconds=1.0)  # warm up
+            throughput(port, bodies[:200], seconds=1.0)  # warm up
         for _ in range(args.rounds):
             for name, (port, server) in servers.items():
                 # CPU of the server's processes (and Redis) per answer: steadier than answers/s when shared
                 pids = descendants(server.pid) + ([redis_proc.pid] if name == "helpline" else [])
                 cpu_before = sum(cpu_seconds(p) for p in pids)
                 done = totals[name]["ok"] + totals[name]["errors"] + 200
-                t = throughput(port, bodies[name][done:], seconds=args.seconds / args.rounds)
+                t = throughput(port, bodies[done:], seconds=args.seconds / args.rounds)
                 totals[name]["cpu"] += sum(cpu_seconds(p) for p in pids) - cpu_before
                 for key in ("ok", "errors"):
                     totals[name][key] += t[key]
                 totals[name]["seconds"] += t["ok"] / max(t["per_second"], 1e-9)
+        rate_bodies = [signed_body(url, f"+49152{i // k:08d}", "Where can I find a lawyer?")
+                       for i in range(int(args.rate * args.seconds))]
         for name, (port, _) in servers.items():
             tot = totals[name]
             t = {"per_second": tot["ok"] / max(tot["seconds"], 1e-9), "ok": tot["ok"], "errors": tot["errors"],
                  "cpu_ms": tot["cpu"] * 1000 / max(1, tot["ok"])}
-            rate_bodies = [signed_body(url, f"+49152{i // k:08d}", "Where can I find a lawyer?")
-                           for i in range(int(args.rate * args.seconds))]
             lat = fixed_rate(port, rate_bodies, args.rate, args.seconds)
             results[name] = (t, lat)
         db = "SQLite (WAL)" if db_url.startswith("sqlite") else "PostgreSQL"
