@@ -600,7 +600,6 @@ def train_heads(vectors: np.ndarray, levels: list[int], cats: list[str | None],
                   _train(vectors, (y == 2).astype(float), w), y, w)
 
 
-
 def _rank(s: Screening) -> int:
     return {"high": 2, "medium": 1}.get(s.level or "", 0)
 

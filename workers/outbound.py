@@ -7,8 +7,10 @@ out in the order they were created.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
 from sqlalchemy import delete, select
@@ -72,9 +74,6 @@ def _send_later(message_id: int, seconds: float) -> None:
     serves now (a crisis reply stays on `crisis`). RQ schedules in whole seconds, so the job is due at the
     next whole second after the turn. One per row at a time: the mark expires when the job is due. Lost
     with Redis, the row is re-enqueued by the scheduler all the same."""
-    import math
-    from datetime import datetime, timezone
-
     from rq import Retry, get_current_job
 
     from helpline.outbox import JOB_FAILURE_TTL, JOB_RESULT_TTL, backoff
