@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
 
 from helpline import crypto
 from helpline.config import Config
 from helpline.db import Database
-from helpline.errors import ApiError
+from helpline.responses import MAX_REQUEST_BYTES, SecurityHeaders, error_response
 from helpline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -29,7 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
         # the API still needs its X-CSRF-Token on every unsafe request
         SESSION_COOKIE_SAMESITE="None" if config.chat_embed_origins and https else "Lax",
         SESSION_COOKIE_SECURE=https,
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         JSON_SORT_KEYS=False,
     )
     app.session_interface = _Sessions()
@@ -42,6 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     from helpline.dashboard import bp as dashboard_bp
     from helpline.health import bp as health_bp
     from webhooks import bp as webhooks_bp
+    from webhooks.fast import TwilioFastPath
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
@@ -50,19 +48,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(dashboard_bp)
     _register_errors(app)
 
-    csp = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-           "script-src 'self'; connect-src 'self'; frame-ancestors ")
-    csp_chat = csp + " ".join(("'self'",) + config.chat_embed_origins)
-    csp = csp + "'self'"
+    headers = SecurityHeaders(config.chat_embed_origins)
 
     @app.after_request
     def _security_headers(resp):  # type: ignore[no-untyped-def]
-        headers = resp.headers  # built once above: this runs on every webhook too
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Content-Security-Policy", csp_chat if request.path.startswith("/chat") else csp)
-        return resp
+        return headers.apply(resp, request.path)
 
+    app.wsgi_app = TwilioFastPath(app.wsgi_app, runtime, headers)  # type: ignore[method-assign]
     return app
 
 
@@ -79,25 +71,5 @@ class _Sessions(SecureCookieSessionInterface):
 
 
 def _register_errors(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(e: ApiError):  # type: ignore[no-untyped-def]
-        return jsonify({"error": e.code, "detail": e.detail}), e.status
-
-    @app.errorhandler(HTTPException)
-    def _http_error(e: HTTPException):  # type: ignore[no-untyped-def]
-        code = (e.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": code, "detail": e.description}), e.code
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(PoolTimeout)
-    def _database_away(e: Exception):  # type: ignore[no-untyped-def]
-        """The database is down or overloaded: a 503 the provider retries, one log line, no stack trace."""
-        log.warning("database unavailable: %s", type(getattr(e, "orig", None) or e).__name__)
-        resp = jsonify({"error": "unavailable", "detail": "the database is unavailable; try again shortly"})
-        resp.headers["Retry-After"] = "5"
-        return resp, 503
-
-    @app.errorhandler(Exception)
-    def _unexpected(e: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unhandled error: %s", type(e).__name__)
-        return jsonify({"error": "internal_error", "detail": "something went wrong; it has been logged"}), 500
+    # one handler for every kind (Flask hands HTTP errors to it too): it tells them apart
+    app.register_error_handler(Exception, error_response)

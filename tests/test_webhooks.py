@@ -195,3 +195,39 @@ def test_no_phone_number_or_text_in_the_logs(app, client, caplog):
         run_jobs(app)
     logged = caplog.text
     assert "4915100000101" not in logged and params["Body"] not in logged
+
+
+def test_twilio_answers_carry_the_headers_every_answer_does(app, client):
+    """/webhooks/twilio is answered outside Flask's request handling (webhooks.fast): the same headers,
+    the same content type, as a route's answer."""
+    r = post_twilio(client, fixture("twilio", "sms_text"))
+    assert r.status_code == 200 and r.content_type == "application/xml; charset=utf-8"
+    page = client.get("/healthz")
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy"):
+        assert r.headers[name] == page.headers[name], name
+
+
+def test_twilio_other_methods_are_405_json(app, client):
+    r = client.get("/webhooks/twilio")
+    assert r.status_code == 405 and r.json["error"] == "method_not_allowed" and r.headers["Allow"] == "POST"
+    assert client.post("/webhooks/twilio/").status_code == 404  # no other path is taken for it
+
+
+def test_twilio_body_past_a_megabyte_is_413_and_not_stored(app, client):
+    params = dict(fixture("twilio", "sms_text"), Body="x" * (1024 * 1024))
+    r = post_twilio(client, params)
+    assert r.status_code == 413 and r.json["error"] == "request_entity_too_large"
+    assert inbound(app) == []
+
+
+def test_twilio_unexpected_error_is_500_json_and_logged(app, client, monkeypatch, caplog):
+    rt = app.extensions["helpline"]
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(rt.inbound, "store", broken)
+    r = post_twilio(client, fixture("twilio", "sms_text"))
+    assert r.status_code == 500 and r.json == {"error": "internal_error",
+                                               "detail": "something went wrong; it has been logged"}
+    assert b"Traceback" not in r.data and "RuntimeError" in caplog.text

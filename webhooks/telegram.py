@@ -52,10 +52,10 @@ def telegram_update():  # type: ignore[no-untyped-def]
         if chat.get("type", "private") != "private":
             return _ok()
         data = (cq.get("data") or "")[:64]
-        store(InboundMessage(channel="telegram", address=str(user["id"]), text=data,
-                             provider_id=provider_id, received_at=utcnow(), button=data,
-                             callback_id=str(cq.get("id") or ""),
-                             profile_language=_language(user)))
+        store(rt, InboundMessage(channel="telegram", address=str(user["id"]), text=data,
+                                 provider_id=provider_id, received_at=utcnow(), button=data,
+                                 callback_id=str(cq.get("id") or ""),
+                                 profile_language=_language(user)))
         return _ok()
     message = update.get("message")
     if message is None:  # edited_message, channel posts, polls ...: acknowledged, not served
@@ -79,9 +79,9 @@ def telegram_update():  # type: ignore[no-untyped-def]
         loc = message["location"]
         location = {"lat": loc.get("latitude"), "lon": loc.get("longitude")}
     sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    store(InboundMessage(channel="telegram", address=str(chat["id"]), text=text, provider_id=provider_id,
-                         received_at=utcnow(), media=media, location=location,
-                         profile_language=_language(sender)))
+    store(rt, InboundMessage(channel="telegram", address=str(chat["id"]), text=text, provider_id=provider_id,
+                             received_at=utcnow(), media=media, location=location,
+                             profile_language=_language(sender)))
     return _ok()
 
 

@@ -8,14 +8,15 @@ import hmac
 import logging
 import re
 
-from flask import Response, request
+from flask import request
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request, Response
 
 from helpline.inbound import InboundMessage, clean_text
 from helpline.models import Contact, Message, utcnow
-from helpline.runtime import current_runtime
+from helpline.runtime import Runtime, current_runtime
 from webhooks import bp
 from webhooks.common import reject, store
 
@@ -26,19 +27,18 @@ TERMINAL_FAILED = {"failed", "undelivered", "canceled"}
 SID = re.compile(r"[A-Za-z0-9]{2,64}")  # Twilio's are SM + 32 hex; the database keeps up to 64
 
 
-def _verified() -> bool:
-    rt = current_runtime()
-    signature = request.headers.get("X-Twilio-Signature", "")
+def _verified(rt: Runtime, req: Request) -> bool:
+    signature = req.headers.get("X-Twilio-Signature", "")
     if not signature or not rt.config.twilio_auth_token:
         return False
     base = rt.config.public_base_url
-    url = (base + request.full_path.rstrip("?")) if base else request.url
+    url = (base + req.full_path.rstrip("?")) if base else req.url
     # the whole form: Twilio signs every value of a repeated field, so none can be added unsigned
     # validate() always computes two signatures (the URL with and without its port); the URL as
     # configured is what Twilio signs in practice, so try it alone first
-    expected = _signature(rt.config.twilio_auth_token.encode(), url, request.form)
+    expected = _signature(rt.config.twilio_auth_token.encode(), url, req.form)
     return hmac.compare_digest(expected, signature.encode()) or \
-        _validator(rt.config.twilio_auth_token).validate(url, request.form, signature)
+        _validator(rt.config.twilio_auth_token).validate(url, req.form, signature)
 
 
 def _signature(token: bytes, url: str, form: MultiDict) -> bytes:
@@ -57,15 +57,16 @@ def _twiml() -> Response:
     return Response(EMPTY_TWIML, status=200, mimetype="application/xml")
 
 
-@bp.post("/webhooks/twilio")
-def twilio_inbound():  # type: ignore[no-untyped-def]
-    if not current_runtime().config.twilio_enabled:
+def receive(rt: Runtime, req: Request) -> Response:
+    """POST /webhooks/twilio, an inbound WhatsApp or SMS message: verified, stored and announced, or refused
+    with a reason. webhooks.fast routes it, outside Flask's request handling."""
+    if not rt.config.twilio_enabled:
         return reject(404, "channel_off", "the Twilio channel is not configured")
-    if request.mimetype != "application/x-www-form-urlencoded":
+    if req.mimetype != "application/x-www-form-urlencoded":
         return reject(400, "malformed", "expected a form-encoded body")
-    if not _verified():
+    if not _verified(rt, req):
         return reject(403, "bad_signature", "X-Twilio-Signature is missing or does not match")
-    form = request.form
+    form = req.form
     sid, sender = form.get("MessageSid") or form.get("SmsSid"), form.get("From", "")
     if not sid or not sender:
         return reject(400, "malformed", "MessageSid and From are required")
@@ -89,23 +90,23 @@ def twilio_inbound():  # type: ignore[no-untyped-def]
         location = {"lat": form.get("Latitude"), "lon": form.get("Longitude"), "label": form.get("Label") or ""}
     button = form.get("ButtonPayload") or None
     text = clean_text(form.get("Body")) or clean_text(form.get("ButtonText"))
-    store(InboundMessage(channel=channel, address=address, text=text, provider_id=sid, received_at=utcnow(),
-                         media=media, location=location, button=button))
+    store(rt, InboundMessage(channel=channel, address=address, text=text, provider_id=sid, received_at=utcnow(),
+                             media=media, location=location, button=button))
     return _twiml()
 
 
 @bp.post("/webhooks/twilio/status")
 def twilio_status():  # type: ignore[no-untyped-def]
-    if not current_runtime().config.twilio_enabled:
+    rt = current_runtime()
+    if not rt.config.twilio_enabled:
         return reject(404, "channel_off", "the Twilio channel is not configured")
-    if not _verified():
+    if not _verified(rt, request):
         return reject(403, "bad_signature", "X-Twilio-Signature is missing or does not match")
     sid, status = request.form.get("MessageSid"), (request.form.get("MessageStatus") or "").lower()
     if not sid or not status:
         return reject(400, "malformed", "MessageSid and MessageStatus are required")
     if not SID.fullmatch(sid):
         return reject(400, "malformed", "MessageSid is not a Twilio id")
-    rt = current_runtime()
     with rt.db.session() as s:
         msg = s.scalar(select(Message).where(Message.direction == "out", Message.provider_id == sid))
         if msg is not None and msg.status not in TERMINAL_FAILED:

@@ -61,9 +61,9 @@ def chat_send():  # type: ignore[no-untyped-def]
     if too_many(f"chat:{chat_id}", 20, 60) or too_many(f"chatip:{request.remote_addr}", 120, 60):
         return reject(429, "rate_limited", "too many messages; please wait a moment")
     lang = body.get("lang") if isinstance(body.get("lang"), str) else None
-    store(InboundMessage(channel="web", address=chat_id or "", text=text,
-                         provider_id=f"w{secrets.token_hex(12)}", received_at=utcnow(),
-                         profile_language=lang))
+    store(current_runtime(), InboundMessage(channel="web", address=chat_id or "", text=text,
+                                            provider_id=f"w{secrets.token_hex(12)}", received_at=utcnow(),
+                                            profile_language=lang))
     return jsonify({"ok": True}), 201
 
 
