@@ -20,6 +20,7 @@ from helpline.conversations import audit, do_assign, do_assign_waiting, do_close
 from helpline.crisis import HIGH_CATEGORIES
 from helpline.errors import ApiError
 from helpline.escalation import do_acknowledge, do_open_escalation, do_resolve, escalation_json
+from helpline.inbound import contact_region
 from helpline.models import Contact, Conversation, Escalation, Message, Staff, utcnow
 from helpline.outbox import queue_text
 from helpline.ratelimit import clear, count, hit
@@ -317,7 +318,7 @@ def canned(conv_id: int):  # type: ignore[no-untyped-def]
     content = rt.content
     lang = conv.language if conv.language in content.messages else "en"
     contact = g.session.get(Contact, conv.contact_id) if conv.contact_id else None
-    region = (contact.region if contact else None) or rt.config.default_region
+    region = contact_region(contact, rt.config.default_region) if contact else rt.config.default_region
     params = {"name": g.staff.public_name, "emergency": content.emergency_for(region).get("emergency", "112")}
     keys = [k for k in content.messages["en"] if k.startswith("canned.")]
     return jsonify({"language": lang, "direction": content.direction(lang), "responses": [

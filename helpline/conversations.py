@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from helpline.inbound import contact_region
 from helpline.matching import can_take, free_volunteers, plan_assignments, queue_position
 from helpline.models import AuditLog, Contact, Conversation, Staff, utcnow
 from helpline.outbox import queue_text
@@ -29,7 +30,7 @@ def audit(session: Session, actor: str, action: str, target_type: str | None = N
 def text_for(contact: Contact, key: str, **params: object) -> str:
     rt = current_runtime()
     if "emergency" not in params:
-        params["emergency"] = rt.content.emergency_for(contact.region or rt.config.default_region)["emergency"]
+        params["emergency"] = rt.content.emergency_for(contact_region(contact, rt.config.default_region))["emergency"]
     params.setdefault("retention_days", rt.config.retention_days)
     return rt.content.text(key, contact.language or "en", **params)
 

@@ -50,6 +50,16 @@ def region_of(address: str, default: str) -> str:
     return region if region and region != "001" and region != "ZZ" else default
 
 
+def contact_region(contact: Contact, default: str) -> str:
+    """The region whose emergency numbers a contact is given. The Twilio webhook leaves it unset for a
+    phone number (parsing the number was a tenth of that webhook's CPU): the first reader, usually the
+    worker, works it out from the number and keeps it on the row."""
+    if contact.region is None:
+        phone = contact.channel in ("sms", "whatsapp") and contact.address
+        contact.region = region_of(contact.address, default) if phone else default
+    return contact.region
+
+
 def get_contact_by_address(session: Session, channel: str, address: str) -> Contact | None:
     return session.scalar(select(Contact).where(Contact.address_hash == crypto.address_hash(channel, address)))
 

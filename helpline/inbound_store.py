@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from helpline import crypto
 from helpline.db import make_engine
-from helpline.inbound import InboundMessage, region_of
+from helpline.inbound import InboundMessage
 from helpline.models import Contact, Message, new_alias
 
 _MESSAGE = ("direction", "channel", "provider_id", "text", "payload", "author", "status", "created_at",
@@ -161,7 +161,8 @@ def _message_values(msg: InboundMessage) -> dict[str, Any]:
 
 
 def _contact_values(msg: InboundMessage, address_hash: str, default_region: str) -> dict[str, Any]:
-    region = region_of(msg.address, default_region) if msg.channel in ("sms", "whatsapp") else default_region
+    # a phone number's region is worked out when it is first needed (helpline.inbound.contact_region)
+    region = None if msg.channel in ("sms", "whatsapp") else default_region
     return {"c_address_hash": address_hash, "c_channel": msg.channel, "c_address": msg.address,
             "c_alias": new_alias(), "c_region": region, "c_state": {}, "c_language_confirmed": False,
             "c_accepts_english": False, "c_unsubscribed": False, "c_unreachable": False,

@@ -19,6 +19,7 @@ from helpline.conversations import (audit, do_request_human, get_open_conversati
                                     text_for)
 from helpline.crisis import Screening
 from helpline.escalation import do_acknowledge, do_open_escalation
+from helpline.inbound import contact_region
 from helpline.language import detect_language
 from helpline.models import Contact, Conversation, Escalation, Message, Staff, utcnow
 from helpline.outbox import enqueue_delivery, queue_text, queue_to_staff, send_here
@@ -171,7 +172,7 @@ def _crisis(s: Session, contact: Contact, conv: Conversation, screening: Screeni
     esc = do_open_escalation(s, contact, conv, category)
     last = contact.state.get("crisis_reply_at")
     if esc.raised_count == 1 or not last or (utcnow().timestamp() - float(last)) > CRISIS_REPEAT_SECONDS:
-        numbers = rt.content.emergency_for(contact.region or rt.config.default_region)
+        numbers = rt.content.emergency_for(contact_region(contact, rt.config.default_region))
         queue_text(s, contact, text_for(contact, "crisis_high", emergency=numbers.get("emergency", "112"),
                                         crisis_line_name=numbers.get("crisis_line_name") or "",
                                         crisis_line=numbers.get("crisis_line") or numbers.get("emergency", "112")),
