@@ -1,6 +1,7 @@
 """Storing inbound messages with raw SQL, on SQLite and PostgreSQL: rows as the models store them."""
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -85,3 +86,47 @@ def test_a_value_too_long_is_refused_not_cut(migrated_db, store):
         store.store(_msg("S" * 65), "DE")
     with migrated_db.session() as s:
         assert s.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_sqlite_writers_take_turns_across_threads_and_processes(tmp_path):
+    """A webhook writer waits for its turn on a lock (woken when it comes), not in SQLite's busy handler."""
+    import fcntl
+    import multiprocessing
+    import threading
+
+    from helpline.inbound_store import _Writers
+
+    writers = _Writers(str(tmp_path / "helpline.db"))
+    inside, most = [0], [0]
+
+    def write() -> None:
+        for _ in range(200):
+            with writers.turn():
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+
+    # a process forked while a thread has its turn: its own lock and file, and the parent's turn keeps it out
+    ctx = multiprocessing.get_context("fork")
+    entered = ctx.Event()
+
+    def child() -> None:
+        with writers.turn():
+            entered.set()
+
+    with writers.turn():
+        p = ctx.Process(target=child)
+        p.start()
+        assert not entered.wait(0.5)
+    p.join(10)
+    assert entered.is_set() and p.exitcode == 0
+    fd = os.open(str(tmp_path / "helpline.db-writers.lock"), os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released: nobody holds it now
+    os.close(fd)
