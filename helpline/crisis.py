@@ -51,6 +51,9 @@ _SUBJECTS = frozenset({"i", "je", "j", "yo", "я", "ez", "ben", "ana", "انا",
 NEGATION_BEFORE = 3     # words before a phrase that can negate it
 NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put the negation there)
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
+# a year ("in 2019"): with the `past` phrases of the lists ("last year", "two years ago"), marks a clause that tells
+# of something long ago
+_YEAR = re.compile(r"(?<!\S)(?:19[5-9]\d|20[0-4]\d)(?!\S)")
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,9 @@ class PhraseResult:
     remainder: str          # the message without idioms, negated phrases and their negators
     near: Screening = NONE  # a HIGH phrase a few letters off: counts when the net agrees
     idiom: bool = False     # an idiom or look-alike ("kill time", "my phone died") was cleared
+    # a HIGH phrase in a clause that tells of long ago ("my cousin overdosed last year, he is fine now"): found
+    # holds it as MEDIUM; it pages only when the net reads a HIGH crisis too (see `decide`)
+    demoted: Screening = NONE
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -199,6 +205,7 @@ class Screener:
         self._lists: dict[tuple[str, str, str], list[str]] = {}
         self.negators: dict[str, tuple[re.Pattern | None, re.Pattern | None, re.Pattern | None]] = {}
         safe: list[str] = []
+        past: list[str] = []
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
             neg = doc.get("negators")
@@ -210,6 +217,7 @@ class Screener:
                     self._lists.setdefault((lang, level, category), []).extend(
                         p for p in phrases or [] if isinstance(p, str))
             safe.extend(p for p in doc.get("safe") or [] if isinstance(p, str))
+            past.extend(p for p in doc.get("past") or [] if isinstance(p, str))
         self.index = _Index()
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
         for (lang, level, category), phrases in self._lists.items():
@@ -221,6 +229,7 @@ class Screener:
                         and all(is_latin_or_cyrillic(t) for t in n.split()):
                     self.fuzzy.setdefault(len(n.split()), []).append((n, lang, level, category))
         self.safe = _compile(safe)
+        self.past = _compile(past)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -241,7 +250,8 @@ class Screener:
     def quick_high(self, text: str) -> bool:
         """The exact phrase pass (negation included, no typo pass): cheap enough for the webhook, to route
         a likely crisis past the ordinary queue. The worker still screens fully."""
-        return self.phrase_result(text[:4000], typos=False).found.level == "high"
+        result = self.phrase_result(text[:4000], typos=False)
+        return result.found.level == "high" or result.demoted.level == "high"
 
     def screen_phrases(self, text: str) -> Screening:
         return self.phrase_result(text).found
@@ -253,11 +263,14 @@ class Screener:
         normalised = [normalise(part) for part in _CLAUSE.split(text or "")]
         clauses = [c for c in (self._clear(n) for n in normalised) if c]
         changed = idiom = clauses != [n for n in normalised if n]
-        found, negated = NONE, NONE
+        found, negated, demoted = NONE, NONE, NONE
         kept: list[str] = []
+        now: list[str] = []  # the clauses that do not tell of long ago
         for clause in clauses:
             tokens = clause.split()
             hits = self._hits(clause)
+            past = bool(_YEAR.search(clause) or (self.past and self.past.search(clause)))
+            now += [] if past else [clause]
             negated_hits = [h for h in hits if h.cut]
             cuts = set()
             for h in hits:
@@ -268,6 +281,9 @@ class Screener:
                 elif not any(n.start < h.end and h.start < n.end and n.cut[0] <= h.start and h.end <= n.cut[1]
                              for n in negated_hits if n.cut):  # the same words, negated in another language
                     candidate = Screening(h.level, h.category, 1.0 if h.level == "high" else 0.6, "phrase")
+                    if past and h.level == "high":
+                        demoted = demoted if demoted.level else candidate
+                        candidate = Screening("medium", h.category, 0.6, "phrase")
                     found = candidate if _rank(candidate) > _rank(found) else found
             kept.append(" ".join(t for i, t in enumerate(tokens) if i not in cuts))
             changed = changed or bool(cuts)
@@ -284,13 +300,13 @@ class Screener:
                     found = Screening(level, category, 1.0 if level == "high" else 0.6, "phrase")
         near = NONE
         if found.level != "high" and typos:
-            fuzzy = self._fuzzy(whole[:3000])
+            fuzzy = self._fuzzy((" ".join(now) if demoted.level else whole)[:3000])  # not the phrase of long ago
             if fuzzy.method == "fuzzy":
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
                 near = fuzzy
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
-        return PhraseResult(found, negated, remainder, near, idiom)
+        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE)
 
     def _hits(self, clause: str) -> list[_Hit]:
         tokens = clause.split()
@@ -410,6 +426,7 @@ class Screener:
         if self._fingerprint is None:
             import hashlib
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
+                                     [rx.pattern if rx else None for rx in (self.safe, self.past)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
@@ -504,6 +521,8 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
         return found
     if found.level == "high":
         return found
+    if phrases.demoted.level and net.high >= t.high:  # the net reads a crisis now, whatever happened last year
+        return phrases.demoted
     if phrases.near.level and net.any >= t.any:
         return Screening(phrases.near.level, phrases.near.category, net.any, "fuzzy")
     denied = found.level is None and phrases.negated.level is not None  # "I'm not suicidal, but ...": no page

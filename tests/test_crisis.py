@@ -226,3 +226,54 @@ def test_not_wanting_to_live_at_all_still_pages(text: str) -> None:
 ])
 def test_a_death_from_an_overdose_reported_is_not_an_overdose_now(text: str, level: str | None) -> None:
     assert SCREENER.phrase_result(text).found.level == level
+
+
+@pytest.mark.parametrize("text", [
+    "this paperwork is killing me, which form is for family reunion?",
+    "ces papiers me tuent, c'est quel formulaire pour le regroupement familial ?",
+    "estos papeles me están matando, ¿cuál es el formulario?",
+    "эти бумаги меня убивают, какая форма нужна?",
+    "bu evrak işleri beni öldürüyor, hangi form?",
+    "ev kaxez min dikujin, forma ji bo malbatê kîjan e?",
+    "waraaqahan way i dilayaan, foomka waa kee?",
+    "از بیکاری دارم میمیرم اینجا، کلاس زبان هست؟",
+])
+def test_papers_and_boredom_that_kill_are_idioms(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level is None and result.idiom
+
+
+@pytest.mark.parametrize("text", [
+    "my friend took an overdose last year and survived, now he is fine",
+    "mon cousin a fait une overdose l'an dernier, il va bien maintenant",
+    "у брата в прошлом году была передозировка, сейчас он в порядке",
+    "kuzenim geçen yıl aşırı doz aldı, şimdi iyi",
+    "پسرعموم پارسال اوردوز کرد ولی الان خوبه",
+])
+def test_a_high_phrase_told_of_long_ago_is_flagged_not_paged_by_the_phrase(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.demoted.level == "high"
+    assert SCREENER.quick_high(text)  # routed fast all the same: the net decides whether it pages
+
+
+@pytest.mark.parametrize("text", [
+    "I took an overdose last night, i feel sick",
+    "j'ai fait une overdose ce soir",
+    "last year was hard. tonight i will kill myself",     # long ago in another sentence
+    "я хочу покончить с собой",
+    "ev kaxez dibêjin ez ê xwe bikujim",                  # the papers are no idiom here
+])
+def test_a_crisis_now_still_pages_by_its_phrase(text: str) -> None:
+    assert SCREENER.phrase_result(text).demoted.level is None
+    if SCREENER.phrase_result(text).found.level == "high":
+        assert SCREENER.screen(text).level == "high"
+
+
+def test_decide_a_phrase_of_long_ago_pages_when_the_net_reads_a_crisis_now() -> None:
+    overdose = Screening("high", "suicide_self_harm", 1.0, "phrase")
+    told = PhraseResult(Screening("medium", "suicide_self_harm", 0.6, "phrase"), NONE, "the rest", NONE,
+                        demoted=overdose)
+    assert decide(told, Scores(0.9, 0.8, "suicide_self_harm"), T).level == "high"
+    assert decide(told, Scores(0.2, 0.1, "suicide_self_harm"), T).level == "medium"
+    assert decide(told, Scores(0.05, 0.01, "suicide_self_harm"), T).level is None  # a story, far from any crisis
+    assert decide(told, None, T).level == "medium"  # too short for the net: a person looks
