@@ -26,14 +26,14 @@ HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "c
 # with recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
 # `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
 HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.35     # P(high) at or above this -> HIGH (page)
+HEAD_HIGH = 0.375    # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
 # The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
 # (cosine): then the net's HIGH becomes MEDIUM (a person looks first, no page); and its MEDIUM is dropped
 # when an everyday sentence is nearer than any crisis by FLAG_MARGIN
 PAGE_MARGIN = 0.02
-FLAG_MARGIN = 0.05
+FLAG_MARGIN = 0.02
 # Each probability is the mean of the logistic head's and a vote of the KNN_K nearest bank sentences,
 # weighted by exp(similarity / KNN_TAU) and by their bank weight. The heads draw one line through the whole
 # space; the vote reads the message's own neighbourhood, which a line cannot follow where everyday questions
