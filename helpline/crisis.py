@@ -136,8 +136,9 @@ class PhraseResult:
     remainder: str          # the message without idioms, negated phrases and their negators
     near: Screening = NONE  # a HIGH phrase a few letters off: counts when the net agrees
     idiom: bool = False     # an idiom or look-alike ("kill time", "my phone died") was cleared
-    # a HIGH phrase in a clause that tells of long ago ("my cousin overdosed last year, he is fine now"): found
-    # holds it as MEDIUM; it pages only when the net reads a HIGH crisis too (see `decide`)
+    # a HIGH phrase in a clause that tells of long ago ("my cousin overdosed last year, he is fine now"), or in a
+    # message that says someone's threat was a joke: found holds it as MEDIUM; it pages only when the net reads
+    # a HIGH crisis too (see `decide`)
     demoted: Screening = NONE
 
 
@@ -206,6 +207,7 @@ class Screener:
         self.negators: dict[str, tuple[re.Pattern | None, re.Pattern | None, re.Pattern | None]] = {}
         safe: list[str] = []
         past: list[str] = []
+        joking: list[str] = []
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
             neg = doc.get("negators")
@@ -218,6 +220,7 @@ class Screener:
                         p for p in phrases or [] if isinstance(p, str))
             safe.extend(p for p in doc.get("safe") or [] if isinstance(p, str))
             past.extend(p for p in doc.get("past") or [] if isinstance(p, str))
+            joking.extend(p for p in doc.get("joking") or [] if isinstance(p, str))
         self.index = _Index()
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
         for (lang, level, category), phrases in self._lists.items():
@@ -230,6 +233,7 @@ class Screener:
                     self.fuzzy.setdefault(len(n.split()), []).append((n, lang, level, category))
         self.safe = _compile(safe)
         self.past = _compile(past)
+        self.joking = _compile(joking)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -305,8 +309,20 @@ class Screener:
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
                 near = fuzzy
+        if found.level == "high" and self._joking(whole):
+            # "my landlord says he'll kill me if I'm late with the rent, he's joking": a person looks; a page
+            # only if the net reads a HIGH crisis too
+            demoted, found = found, Screening("medium", found.category, 0.6, found.method)
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
         return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE)
+
+    def _joking(self, norm: str) -> bool:
+        """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
+        шутит"). The lists name the third person only: "I want to die, jk" is no joke here."""
+        for m in (self.joking.finditer(norm) if self.joking else ()):
+            if not any(self._any_negator.fullmatch(t) for t in norm[:m.start()].split()[-2:]):
+                return True
+        return False
 
     def _hits(self, clause: str) -> list[_Hit]:
         tokens = clause.split()
@@ -426,7 +442,7 @@ class Screener:
         if self._fingerprint is None:
             import hashlib
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
-                                     [rx.pattern if rx else None for rx in (self.safe, self.past)],
+                                     [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")

@@ -277,3 +277,25 @@ def test_decide_a_phrase_of_long_ago_pages_when_the_net_reads_a_crisis_now() -> 
     assert decide(told, Scores(0.2, 0.1, "suicide_self_harm"), T).level == "medium"
     assert decide(told, Scores(0.05, 0.01, "suicide_self_harm"), T).level is None  # a story, far from any crisis
     assert decide(told, None, T).level == "medium"  # too short for the net: a person looks
+
+
+@pytest.mark.parametrize("text", [
+    "mon propriétaire dit qu'il va me tuer si je paie encore en retard, il rigole, il est gentil",
+    "хозяин квартиры сказал, что убьёт меня, если опять задержу оплату, шутит конечно",
+    "господар квартири сказав, що вб'є мене, якщо знову затримаю оплату, жартує звісно",
+    "xwediyê xanî got heke dîsa kirê dereng bidim wê min bikuje, henekan dike",
+])
+def test_a_threat_said_to_be_a_joke_is_flagged_not_paged_by_the_phrase(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.demoted.level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "хозяин сказал, что убьёт меня, он не шутит",   # the joke denied
+    "i want to kill myself lol jk",                  # the first person's "jk" is no joke here
+    "je vais me tuer ce soir",
+])
+def test_a_threat_not_said_to_be_a_joke_still_pages(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "high" and result.demoted.level is None
+    assert SCREENER.screen(text).level == "high"
