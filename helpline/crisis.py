@@ -140,6 +140,9 @@ class PhraseResult:
     # message that says someone's threat was a joke: found holds it as MEDIUM; it pages only when the net reads
     # a HIGH crisis too (see `decide`)
     demoted: Screening = NONE
+    # when the message tells of the news ("I saw on the news a man drowned, so sad"): its other clauses, which the net
+    # reads instead (see `semantic_text`); with too few words there, the net reads it all but cannot page
+    news: str | None = None
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -208,6 +211,7 @@ class Screener:
         safe: list[str] = []
         past: list[str] = []
         joking: list[str] = []
+        news: list[str] = []
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
             neg = doc.get("negators")
@@ -221,6 +225,7 @@ class Screener:
             safe.extend(p for p in doc.get("safe") or [] if isinstance(p, str))
             past.extend(p for p in doc.get("past") or [] if isinstance(p, str))
             joking.extend(p for p in doc.get("joking") or [] if isinstance(p, str))
+            news.extend(p for p in doc.get("news") or [] if isinstance(p, str))
         self.index = _Index()
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
         for (lang, level, category), phrases in self._lists.items():
@@ -234,6 +239,7 @@ class Screener:
         self.safe = _compile(safe)
         self.past = _compile(past)
         self.joking = _compile(joking)
+        self.news = _compile(news)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -314,7 +320,10 @@ class Screener:
             # only if the net reads a HIGH crisis too
             demoted, found = found, Screening("medium", found.category, 0.6, found.method)
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
-        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE)
+        news = None
+        if self.news and self.news.search(whole):
+            news = ", ".join(c for c in clauses if not self.news.search(c))
+        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE, news)
 
     def _joking(self, norm: str) -> bool:
         """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
@@ -442,7 +451,7 @@ class Screener:
         if self._fingerprint is None:
             import hashlib
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
-                                     [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking)],
+                                     [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
@@ -502,11 +511,16 @@ def _faq_exemplars(content: Content) -> list[tuple[str, int, str | None]]:
 
 def semantic_text(phrases: PhraseResult, text: str) -> str:
     """What the net reads: the message, or when its only phrases are negated ("I'm not suicidal, I just
-    need a lawyer") the rest of it, so that a denial is judged on what else the message says. (Cutting
+    need a lawyer") the rest of it, so that a denial is judged on what else the message says; and of a message
+    that tells of the news, its other clauses. (Cutting
     idioms out as well made the net worse on the development set: the rest of "je suis crevé après le
     travail" reads to it like a crisis.)"""
     only_negated = phrases.found.level is None and phrases.negated.level is not None
-    return phrases.remainder if only_negated else text
+    if only_negated:
+        return phrases.remainder
+    if phrases.found.level is None and phrases.news and len(phrases.news.split()) >= MIN_SEMANTIC_WORDS:
+        return phrases.news  # "I saw on the news ..., I have the pills ready": the net reads what is not news
+    return text
 
 
 @dataclass(frozen=True)
@@ -550,8 +564,12 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     # message without the idiom instead left "i want to", which the net flags too.) Here in `decide`, not in
     # `Screener.screen`, so that the cross-validation that chooses the thresholds sees the rule too.
     idiom_only = phrases.idiom and found.level is None
+    # "I saw on the news that a boy drowned": with no phrase of its own, a message about the news is looked at by a
+    # person, never paged by the net alone (it read news of deaths as the deaths themselves, in every language)
+    news_only = phrases.news is not None and found.level is None \
+        and len(phrases.news.split()) < MIN_SEMANTIC_WORDS
     if net.high >= t.high and not denied and not (everyday_high and idiom_only):
-        return Screening("medium" if everyday_high else "high", net.category, net.high, "semantic")
+        return Screening("medium" if everyday_high or news_only else "high", net.category, net.high, "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     if found.level and net.any < t.floor:  # "the smugglers beat us on the boat in 2021": a story, not a crisis

@@ -299,3 +299,31 @@ def test_a_threat_not_said_to_be_a_joke_still_pages(text: str) -> None:
     result = SCREENER.phrase_result(text)
     assert result.found.level == "high" and result.demoted.level is None
     assert SCREENER.screen(text).level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "i saw on the news a man drowned near the border, it's so sad",
+    "j'ai vu aux infos qu'un homme s'est noyé dans la Manche, c'est triste",
+    "видел в новостях, что парень утонул в реке, очень жаль",
+    "haberlerde bir gencin denizde boğulduğunu gördüm, çok üzüldüm",
+    "wararka ayaan ku arkay in wiil badda ku qarqay, aad baan u murugooday",
+])
+def test_news_of_strangers_is_no_page(text: str) -> None:
+    assert SCREENER.phrase_result(text).news is not None
+    assert SCREENER.screen(text).level != "high"
+
+
+@pytest.mark.parametrize("text", [
+    "I saw on the news they deport people to Afghanistan next week, I have the pills ready and I will take them all tonight",
+    "on the news they said the borders close, i bought a rope, i know where i will do it",
+    "в новостях сказали, что нас депортируют, я хочу покончить с собой",
+])
+def test_a_crisis_beside_the_news_still_pages(text: str) -> None:
+    assert SCREENER.screen(text).level == "high"
+
+
+def test_decide_news_alone_is_flagged_but_not_paged_by_the_net() -> None:
+    news = PhraseResult(NONE, NONE, "the rest", NONE, news="")
+    assert decide(news, Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "medium"
+    assert decide(_phrases(), Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "high"
+    assert decide(PhraseResult(HIGH, NONE, "the rest", NONE, news=""), Scores(0.1, 0.1, "violence"), T).level == "high"
