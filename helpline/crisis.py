@@ -26,14 +26,14 @@ HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "c
 # with recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
 # `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
 HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.35     # P(high) at or above this -> HIGH (page)
+HEAD_HIGH = 0.375    # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
 # The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
 # (cosine): then the net's HIGH becomes MEDIUM (a person looks first, no page); and its MEDIUM is dropped
 # when an everyday sentence is nearer than any crisis by FLAG_MARGIN
 PAGE_MARGIN = 0.02
-FLAG_MARGIN = 0.05
+FLAG_MARGIN = 0.02
 # Each probability is the mean of the logistic head's and a vote of the KNN_K nearest bank sentences,
 # weighted by exp(similarity / KNN_TAU) and by their bank weight. The heads draw one line through the whole
 # space; the vote reads the message's own neighbourhood, which a line cannot follow where everyday questions
@@ -51,6 +51,9 @@ _SUBJECTS = frozenset({"i", "je", "j", "yo", "я", "ez", "ben", "ana", "انا",
 NEGATION_BEFORE = 3     # words before a phrase that can negate it
 NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put the negation there)
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
+# a year ("in 2019"): with the `past` phrases of the lists ("last year", "two years ago"), marks a clause that tells
+# of something long ago
+_YEAR = re.compile(r"(?<!\S)(?:19[5-9]\d|20[0-4]\d)(?!\S)")
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,13 @@ class PhraseResult:
     remainder: str          # the message without idioms, negated phrases and their negators
     near: Screening = NONE  # a HIGH phrase a few letters off: counts when the net agrees
     idiom: bool = False     # an idiom or look-alike ("kill time", "my phone died") was cleared
+    # a HIGH phrase in a clause that tells of long ago ("my cousin overdosed last year, he is fine now"), or in a
+    # message that says someone's threat was a joke: found holds it as MEDIUM; it pages only when the net reads
+    # a HIGH crisis too (see `decide`)
+    demoted: Screening = NONE
+    # when the message tells of the news ("I saw on the news a man drowned, so sad"): its other clauses, which the net
+    # reads instead (see `semantic_text`); with too few words there, the net reads it all but cannot page
+    news: str | None = None
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -199,6 +209,9 @@ class Screener:
         self._lists: dict[tuple[str, str, str], list[str]] = {}
         self.negators: dict[str, tuple[re.Pattern | None, re.Pattern | None, re.Pattern | None]] = {}
         safe: list[str] = []
+        past: list[str] = []
+        joking: list[str] = []
+        news: list[str] = []
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
             neg = doc.get("negators")
@@ -210,6 +223,9 @@ class Screener:
                     self._lists.setdefault((lang, level, category), []).extend(
                         p for p in phrases or [] if isinstance(p, str))
             safe.extend(p for p in doc.get("safe") or [] if isinstance(p, str))
+            past.extend(p for p in doc.get("past") or [] if isinstance(p, str))
+            joking.extend(p for p in doc.get("joking") or [] if isinstance(p, str))
+            news.extend(p for p in doc.get("news") or [] if isinstance(p, str))
         self.index = _Index()
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
         for (lang, level, category), phrases in self._lists.items():
@@ -221,6 +237,9 @@ class Screener:
                         and all(is_latin_or_cyrillic(t) for t in n.split()):
                     self.fuzzy.setdefault(len(n.split()), []).append((n, lang, level, category))
         self.safe = _compile(safe)
+        self.past = _compile(past)
+        self.joking = _compile(joking)
+        self.news = _compile(news)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -241,7 +260,8 @@ class Screener:
     def quick_high(self, text: str) -> bool:
         """The exact phrase pass (negation included, no typo pass): cheap enough for the webhook, to route
         a likely crisis past the ordinary queue. The worker still screens fully."""
-        return self.phrase_result(text[:4000], typos=False).found.level == "high"
+        result = self.phrase_result(text[:4000], typos=False)
+        return result.found.level == "high" or result.demoted.level == "high"
 
     def screen_phrases(self, text: str) -> Screening:
         return self.phrase_result(text).found
@@ -253,11 +273,14 @@ class Screener:
         normalised = [normalise(part) for part in _CLAUSE.split(text or "")]
         clauses = [c for c in (self._clear(n) for n in normalised) if c]
         changed = idiom = clauses != [n for n in normalised if n]
-        found, negated = NONE, NONE
+        found, negated, demoted = NONE, NONE, NONE
         kept: list[str] = []
+        now: list[str] = []  # the clauses that do not tell of long ago
         for clause in clauses:
             tokens = clause.split()
             hits = self._hits(clause)
+            past = bool(_YEAR.search(clause) or (self.past and self.past.search(clause)))
+            now += [] if past else [clause]
             negated_hits = [h for h in hits if h.cut]
             cuts = set()
             for h in hits:
@@ -268,6 +291,9 @@ class Screener:
                 elif not any(n.start < h.end and h.start < n.end and n.cut[0] <= h.start and h.end <= n.cut[1]
                              for n in negated_hits if n.cut):  # the same words, negated in another language
                     candidate = Screening(h.level, h.category, 1.0 if h.level == "high" else 0.6, "phrase")
+                    if past and h.level == "high":
+                        demoted = demoted if demoted.level else candidate
+                        candidate = Screening("medium", h.category, 0.6, "phrase")
                     found = candidate if _rank(candidate) > _rank(found) else found
             kept.append(" ".join(t for i, t in enumerate(tokens) if i not in cuts))
             changed = changed or bool(cuts)
@@ -284,13 +310,28 @@ class Screener:
                     found = Screening(level, category, 1.0 if level == "high" else 0.6, "phrase")
         near = NONE
         if found.level != "high" and typos:
-            fuzzy = self._fuzzy(whole[:3000])
+            fuzzy = self._fuzzy((" ".join(now) if demoted.level else whole)[:3000])  # not the phrase of long ago
             if fuzzy.method == "fuzzy":
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
                 near = fuzzy
+        if found.level == "high" and self._joking(whole):
+            # "my landlord says he'll kill me if I'm late with the rent, he's joking": a person looks; a page
+            # only if the net reads a HIGH crisis too
+            demoted, found = found, Screening("medium", found.category, 0.6, found.method)
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
-        return PhraseResult(found, negated, remainder, near, idiom)
+        news = None
+        if self.news and self.news.search(whole):
+            news = ", ".join(c for c in clauses if not self.news.search(c))
+        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE, news)
+
+    def _joking(self, norm: str) -> bool:
+        """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
+        шутит"). The lists name the third person only: "I want to die, jk" is no joke here."""
+        for m in (self.joking.finditer(norm) if self.joking else ()):
+            if not any(self._any_negator.fullmatch(t) for t in norm[:m.start()].split()[-2:]):
+                return True
+        return False
 
     def _hits(self, clause: str) -> list[_Hit]:
         tokens = clause.split()
@@ -410,6 +451,7 @@ class Screener:
         if self._fingerprint is None:
             import hashlib
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
+                                     [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
@@ -469,11 +511,16 @@ def _faq_exemplars(content: Content) -> list[tuple[str, int, str | None]]:
 
 def semantic_text(phrases: PhraseResult, text: str) -> str:
     """What the net reads: the message, or when its only phrases are negated ("I'm not suicidal, I just
-    need a lawyer") the rest of it, so that a denial is judged on what else the message says. (Cutting
+    need a lawyer") the rest of it, so that a denial is judged on what else the message says; and of a message
+    that tells of the news, its other clauses. (Cutting
     idioms out as well made the net worse on the development set: the rest of "je suis crevé après le
     travail" reads to it like a crisis.)"""
     only_negated = phrases.found.level is None and phrases.negated.level is not None
-    return phrases.remainder if only_negated else text
+    if only_negated:
+        return phrases.remainder
+    if phrases.found.level is None and phrases.news and len(phrases.news.split()) >= MIN_SEMANTIC_WORDS:
+        return phrases.news  # "I saw on the news ..., I have the pills ready": the net reads what is not news
+    return text
 
 
 @dataclass(frozen=True)
@@ -504,6 +551,8 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
         return found
     if found.level == "high":
         return found
+    if phrases.demoted.level and net.high >= t.high:  # the net reads a crisis now, whatever happened last year
+        return phrases.demoted
     if phrases.near.level and net.any >= t.any:
         return Screening(phrases.near.level, phrases.near.category, net.any, "fuzzy")
     denied = found.level is None and phrases.negated.level is not None  # "I'm not suicidal, but ...": no page
@@ -515,8 +564,12 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     # message without the idiom instead left "i want to", which the net flags too.) Here in `decide`, not in
     # `Screener.screen`, so that the cross-validation that chooses the thresholds sees the rule too.
     idiom_only = phrases.idiom and found.level is None
+    # "I saw on the news that a boy drowned": with no phrase of its own, a message about the news is looked at by a
+    # person, never paged by the net alone (it read news of deaths as the deaths themselves, in every language)
+    news_only = phrases.news is not None and found.level is None \
+        and len(phrases.news.split()) < MIN_SEMANTIC_WORDS
     if net.high >= t.high and not denied and not (everyday_high and idiom_only):
-        return Screening("medium" if everyday_high else "high", net.category, net.high, "semantic")
+        return Screening("medium" if everyday_high or news_only else "high", net.category, net.high, "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     if found.level and net.any < t.floor:  # "the smugglers beat us on the boat in 2021": a story, not a crisis

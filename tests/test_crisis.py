@@ -226,3 +226,104 @@ def test_not_wanting_to_live_at_all_still_pages(text: str) -> None:
 ])
 def test_a_death_from_an_overdose_reported_is_not_an_overdose_now(text: str, level: str | None) -> None:
     assert SCREENER.phrase_result(text).found.level == level
+
+
+@pytest.mark.parametrize("text", [
+    "this paperwork is killing me, which form is for family reunion?",
+    "ces papiers me tuent, c'est quel formulaire pour le regroupement familial ?",
+    "estos papeles me están matando, ¿cuál es el formulario?",
+    "эти бумаги меня убивают, какая форма нужна?",
+    "bu evrak işleri beni öldürüyor, hangi form?",
+    "ev kaxez min dikujin, forma ji bo malbatê kîjan e?",
+    "waraaqahan way i dilayaan, foomka waa kee?",
+    "از بیکاری دارم میمیرم اینجا، کلاس زبان هست؟",
+])
+def test_papers_and_boredom_that_kill_are_idioms(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level is None and result.idiom
+
+
+@pytest.mark.parametrize("text", [
+    "my friend took an overdose last year and survived, now he is fine",
+    "mon cousin a fait une overdose l'an dernier, il va bien maintenant",
+    "у брата в прошлом году была передозировка, сейчас он в порядке",
+    "kuzenim geçen yıl aşırı doz aldı, şimdi iyi",
+    "پسرعموم پارسال اوردوز کرد ولی الان خوبه",
+])
+def test_a_high_phrase_told_of_long_ago_is_flagged_not_paged_by_the_phrase(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.demoted.level == "high"
+    assert SCREENER.quick_high(text)  # routed fast all the same: the net decides whether it pages
+
+
+@pytest.mark.parametrize("text", [
+    "I took an overdose last night, i feel sick",
+    "j'ai fait une overdose ce soir",
+    "last year was hard. tonight i will kill myself",     # long ago in another sentence
+    "я хочу покончить с собой",
+    "ev kaxez dibêjin ez ê xwe bikujim",                  # the papers are no idiom here
+])
+def test_a_crisis_now_still_pages_by_its_phrase(text: str) -> None:
+    assert SCREENER.phrase_result(text).demoted.level is None
+    if SCREENER.phrase_result(text).found.level == "high":
+        assert SCREENER.screen(text).level == "high"
+
+
+def test_decide_a_phrase_of_long_ago_pages_when_the_net_reads_a_crisis_now() -> None:
+    overdose = Screening("high", "suicide_self_harm", 1.0, "phrase")
+    told = PhraseResult(Screening("medium", "suicide_self_harm", 0.6, "phrase"), NONE, "the rest", NONE,
+                        demoted=overdose)
+    assert decide(told, Scores(0.9, 0.8, "suicide_self_harm"), T).level == "high"
+    assert decide(told, Scores(0.2, 0.1, "suicide_self_harm"), T).level == "medium"
+    assert decide(told, Scores(0.05, 0.01, "suicide_self_harm"), T).level is None  # a story, far from any crisis
+    assert decide(told, None, T).level == "medium"  # too short for the net: a person looks
+
+
+@pytest.mark.parametrize("text", [
+    "mon propriétaire dit qu'il va me tuer si je paie encore en retard, il rigole, il est gentil",
+    "хозяин квартиры сказал, что убьёт меня, если опять задержу оплату, шутит конечно",
+    "господар квартири сказав, що вб'є мене, якщо знову затримаю оплату, жартує звісно",
+    "xwediyê xanî got heke dîsa kirê dereng bidim wê min bikuje, henekan dike",
+])
+def test_a_threat_said_to_be_a_joke_is_flagged_not_paged_by_the_phrase(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.demoted.level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "хозяин сказал, что убьёт меня, он не шутит",   # the joke denied
+    "i want to kill myself lol jk",                  # the first person's "jk" is no joke here
+    "je vais me tuer ce soir",
+])
+def test_a_threat_not_said_to_be_a_joke_still_pages(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "high" and result.demoted.level is None
+    assert SCREENER.screen(text).level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "i saw on the news a man drowned near the border, it's so sad",
+    "j'ai vu aux infos qu'un homme s'est noyé dans la Manche, c'est triste",
+    "видел в новостях, что парень утонул в реке, очень жаль",
+    "haberlerde bir gencin denizde boğulduğunu gördüm, çok üzüldüm",
+    "wararka ayaan ku arkay in wiil badda ku qarqay, aad baan u murugooday",
+])
+def test_news_of_strangers_is_no_page(text: str) -> None:
+    assert SCREENER.phrase_result(text).news is not None
+    assert SCREENER.screen(text).level != "high"
+
+
+@pytest.mark.parametrize("text", [
+    "I saw on the news they deport people to Afghanistan next week, I have the pills ready and I will take them all tonight",
+    "on the news they said the borders close, i bought a rope, i know where i will do it",
+    "в новостях сказали, что нас депортируют, я хочу покончить с собой",
+])
+def test_a_crisis_beside_the_news_still_pages(text: str) -> None:
+    assert SCREENER.screen(text).level == "high"
+
+
+def test_decide_news_alone_is_flagged_but_not_paged_by_the_net() -> None:
+    news = PhraseResult(NONE, NONE, "the rest", NONE, news="")
+    assert decide(news, Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "medium"
+    assert decide(_phrases(), Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "high"
+    assert decide(PhraseResult(HIGH, NONE, "the rest", NONE, news=""), Scores(0.1, 0.1, "violence"), T).level == "high"
