@@ -48,6 +48,7 @@ FUZZY_CUTOFF = 88
 # a negator's reach ends at a clause break or at a new subject ("i'm not ok i want to die")
 _CLAUSE = re.compile(r"[,.;:!?¡¿،؛።፣፤፥…\n]+")
 _SUBJECTS = frozenset({"i", "je", "j", "yo", "я", "ez", "ben", "ana", "انا", "man", "من", "aniga", "زه", "ኣነ"})
+RULES = 2  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
 NEGATION_BEFORE = 3     # words before a phrase that can negate it
 NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put the negation there)
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
@@ -143,6 +144,7 @@ class PhraseResult:
     # when the message tells of the news ("I saw on the news a man drowned, so sad"): its other clauses, which the net
     # reads instead (see `semantic_text`); with too few words there, the net reads it all but cannot page
     news: str | None = None
+    joke: bool = False      # the HIGH phrase was held as MEDIUM because the message calls the threat a joke
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -273,7 +275,7 @@ class Screener:
         normalised = [normalise(part) for part in _CLAUSE.split(text or "")]
         clauses = [c for c in (self._clear(n) for n in normalised) if c]
         changed = idiom = clauses != [n for n in normalised if n]
-        found, negated, demoted = NONE, NONE, NONE
+        found, negated, demoted, joke = NONE, NONE, NONE, False
         kept: list[str] = []
         now: list[str] = []  # the clauses that do not tell of long ago
         for clause in clauses:
@@ -319,11 +321,13 @@ class Screener:
             # "my landlord says he'll kill me if I'm late with the rent, he's joking": a person looks; a page
             # only if the net reads a HIGH crisis too
             demoted, found = found, Screening("medium", found.category, 0.6, found.method)
+            joke = True
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
         news = None
         if self.news and self.news.search(whole):
             news = ", ".join(c for c in clauses if not self.news.search(c))
-        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE, news)
+        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE, news,
+                            joke and found.level == "medium")
 
     def _joking(self, norm: str) -> bool:
         """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
@@ -453,7 +457,7 @@ class Screener:
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
                                      [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
-                                     FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND)).encode())
+                                     FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND, RULES)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
@@ -572,7 +576,10 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
         return Screening("medium" if everyday_high or news_only else "high", net.category, net.high, "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
-    if found.level and net.any < t.floor:  # "the smugglers beat us on the boat in 2021": a story, not a crisis
+    # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls a joke
+    # stays flagged however calm the net finds it ("he said he'd kill me and laughed as if it was a joke"): only a
+    # person can tell whether it was one
+    if found.level and net.any < t.floor and not phrases.joke:
         return Screening(None, None, net.any, "semantic")
     return found if found.level else Screening(None, None, net.any, "semantic")
 

@@ -288,6 +288,12 @@ def test_decide_a_phrase_of_long_ago_pages_when_the_net_reads_a_crisis_now() -> 
 def test_a_threat_said_to_be_a_joke_is_flagged_not_paged_by_the_phrase(text: str) -> None:
     result = SCREENER.phrase_result(text)
     assert result.found.level == "medium" and result.demoted.level == "high"
+    # however calm the net finds it, a person looks: only a person can tell whether it was a joke
+    assert decide(result, Scores(0.01, 0.01, "violence"), T).level == "medium"
+
+
+def test_a_threat_laughed_off_by_the_one_who_made_it_is_still_flagged() -> None:
+    assert SCREENER.screen("he said he'd kill me and laughed like it was a joke but I'm scared").level is not None
 
 
 @pytest.mark.parametrize("text", [
