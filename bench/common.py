@@ -129,6 +129,7 @@ def fixed_rate(port: int, bodies: list[tuple[bytes, str]], rate: float, seconds:
     lat: list[float] = []
     lock = threading.Lock()
     errors = [0]
+    kinds: dict[str, int] = {}  # an answer other than 200 by its status, a dropped connection by its exception
     local = threading.local()
 
     def one(i: int) -> None:
@@ -136,13 +137,16 @@ def fixed_rate(port: int, bodies: list[tuple[bytes, str]], rate: float, seconds:
         local.conn = conn
         t = time.perf_counter()
         try:
-            ok = post(conn, *bodies[i]) == 200
-        except OSError:
+            status = post(conn, *bodies[i])
+            kind = "" if status == 200 else str(status)
+        except OSError as e:
             local.conn = None
-            ok = False
+            kind = type(e).__name__
         with lock:
-            (lat.append((time.perf_counter() - t) * 1000) if ok else None)
-            errors[0] += not ok
+            (lat.append((time.perf_counter() - t) * 1000) if not kind else None)
+            errors[0] += bool(kind)
+            if kind:
+                kinds[kind] = kinds.get(kind, 0) + 1
 
     from concurrent.futures import ThreadPoolExecutor
     start = time.perf_counter()
@@ -152,7 +156,8 @@ def fixed_rate(port: int, bodies: list[tuple[bytes, str]], rate: float, seconds:
             if delay > 0:
                 time.sleep(delay)
             pool.submit(one, i)
-    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "n": len(lat), "errors": errors[0]}
+    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "n": len(lat), "errors": errors[0],
+            "kinds": kinds}
 
 
 def pct(values: list[float], p: float) -> float:

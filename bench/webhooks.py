@@ -86,7 +86,7 @@ def main() -> int:
         for name, (t, lat) in results.items():
             print(f"  {name:9s} {t['per_second']:7.0f} answers/s ({t['errors']} errors), {t['cpu_ms']:.2f} ms CPU "
                   f"each; at {args.rate:.0f}/s: "
-                  f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms ({lat['errors']} errors)")
+                  f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms ({lat['errors']} errors{': ' + str(lat['kinds']) if lat['kinds'] else ''})")
         ratio = results["helpline"][0]["per_second"] / results["bare"][0]["per_second"]
         print(f"  ratio helpline / bare Flask: {ratio:.2f}; load average {os.getloadavg()[0]:.1f}")
     finally:
