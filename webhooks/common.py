@@ -2,19 +2,17 @@
 normalise -> store -> announce after commit -> 200."""
 from __future__ import annotations
 
-import json
-
 from werkzeug.wrappers import Response
 
 from helpline.inbound import InboundMessage
+from helpline.responses import json_response
 from helpline.runtime import Runtime
 
 
 def reject(status: int, code: str, detail: str) -> Response:
     """The JSON reason of a refusal; a plain werkzeug Response, so the Twilio receiver can answer it
     outside Flask's request handling (webhooks.fast) as well as from a route."""
-    return Response(json.dumps({"error": code, "detail": detail}) + "\n", status=status,
-                    mimetype="application/json")
+    return json_response({"error": code, "detail": detail}, status)
 
 
 def store(rt: Runtime, msg: InboundMessage) -> bool:
