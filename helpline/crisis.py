@@ -326,8 +326,8 @@ class Screener:
         news = None
         if self.news and self.news.search(whole):
             news = ", ".join(c for c in clauses if not self.news.search(c))
-        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE, news,
-                            joke and found.level == "medium")
+        return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE,
+                            news, joke)
 
     def _joking(self, norm: str) -> bool:
         """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
@@ -576,9 +576,9 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
         return Screening("medium" if everyday_high or news_only else "high", net.category, net.high, "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
-    # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls a joke
-    # stays flagged however calm the net finds it ("he said he'd kill me and laughed as if it was a joke"): only a
-    # person can tell whether it was one
+    # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls
+    # a joke stays flagged however calm the net finds it ("he said he'd kill me and laughed as if it was a
+    # joke"): only a person can tell whether it was one
     if found.level and net.any < t.floor and not phrases.joke:
         return Screening(None, None, net.any, "semantic")
     return found if found.level else Screening(None, None, net.any, "semantic")

@@ -39,7 +39,8 @@ def error_response(e: Exception) -> Response:
         resp.headers["Retry-After"] = "5"
         return resp
     log.exception("unhandled error: %s", type(e).__name__)
-    return json_response({"error": "internal_error", "detail": "something went wrong; it has been logged"}, 500)
+    return json_response({"error": "internal_error",
+                          "detail": "something went wrong; it has been logged"}, 500)
 
 
 class SecurityHeaders:
@@ -53,5 +54,6 @@ class SecurityHeaders:
         headers = resp.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Content-Security-Policy", self._csp_chat if path.startswith("/chat") else self._csp)
+        csp = self._csp_chat if path.startswith("/chat") else self._csp
+        headers.setdefault("Content-Security-Policy", csp)
         return resp

@@ -26,7 +26,8 @@ class _Request(Request):
 
 
 class TwilioFastPath:
-    def __init__(self, app: Callable[..., Iterable[bytes]], runtime: Runtime, headers: SecurityHeaders) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], runtime: Runtime,
+                 headers: SecurityHeaders) -> None:
         self._app, self._runtime, self._headers = app, runtime, headers
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -90,8 +90,8 @@ def receive(rt: Runtime, req: Request) -> Response:
         location = {"lat": form.get("Latitude"), "lon": form.get("Longitude"), "label": form.get("Label") or ""}
     button = form.get("ButtonPayload") or None
     text = clean_text(form.get("Body")) or clean_text(form.get("ButtonText"))
-    store(rt, InboundMessage(channel=channel, address=address, text=text, provider_id=sid, received_at=utcnow(),
-                             media=media, location=location, button=button))
+    store(rt, InboundMessage(channel=channel, address=address, text=text, provider_id=sid,
+                             received_at=utcnow(), media=media, location=location, button=button))
     return _twiml()
 
 
