@@ -1,6 +1,6 @@
 """Crisis screening on the labelled sets.
 
-    python bench/crisis_eval.py [dev|dev2|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
+    python bench/crisis_eval.py [dev|dev2|dev3|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
                                 [--faq-weight W] [--quiet]
 
 `eval` is the held-out set in tests/data: it prints aggregate figures only, never a message, so that
@@ -9,7 +9,9 @@ bank the semantic heads learn from, so its figures are optimistic. `dev2` is con
 (idioms, calm past events, news, procedure questions, refills, negations) and some crises in the 14
 languages, written after the first and kept out of the bank: an honest figure on new kinds of message,
 with detail. Half of its look-alike families teach the net (exemplars_lookalike_dev2.yaml); `dev2` measures
-the rest (and all its crises). `cv` is the honest figure on the
+the rest (and all its crises). `dev3` is content/crisis/dev3/*.tsv, a third set of new look-alike kinds with a
+crisis twin for some (a real crisis of the same surface); half its kinds teach the net (see
+helpline.content.dev3_taught), `dev3` measures the other half. `cv` is the honest figure on the
 development set: each fold of the development set is screened by heads trained without it, and
 thresholds are swept on those out-of-fold scores (this is where HEAD_ANY/HEAD_HIGH come from).
 `everyday` screens the FAQ and language sets of tests/data, messages of no crisis kind, and prints how
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpline import crisis
-from helpline.content import load_content
+from helpline.content import dev3_taught, load_content
 from helpline.crisis import (
     PhraseResult,
     Scores,
@@ -183,7 +185,8 @@ def everyday(screener: Screener, semantic: bool) -> int:
 def main() -> int:
     which = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "eval"
     semantic = "--no-semantic" not in sys.argv
-    screener = Screener(load_content())
+    screener_content = load_content()
+    screener = Screener(screener_content)
     if which == "cv":
         folds = int(sys.argv[sys.argv.index("--folds") + 1]) if "--folds" in sys.argv else 10
         if "--l2" in sys.argv:
@@ -213,7 +216,10 @@ def main() -> int:
     if which == "everyday":
         return everyday(screener, semantic)
     t = time.perf_counter()
-    rows = load(which)
+    if which == "dev3":  # the kinds of it that teach the net (helpline.content.dev3_taught) are not measured
+        rows = [r for r in screener_content.crisis_dev3 if not dev3_taught(r["kind"])]
+    else:
+        rows = load(which)
     if which == "dev2":  # the families of it that teach the net (exemplars_lookalike_dev2.yaml) are not measured
         taught = set(screener._exemplars.get("lookalike") or [])
         rows = [r for r in rows if r["text"] not in taught]

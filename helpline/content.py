@@ -50,6 +50,7 @@ class Content:
     crisis_labelled: list[dict] = field(default_factory=list)  # the development set, part of the exemplar bank
     # the content language each of extra_questions' phrasings is in (ar-Latn -> ar), in the same order
     extra_question_langs: dict[str, list[str]] = field(default_factory=dict)
+    crisis_dev3: list[dict] = field(default_factory=list)  # the third development set, all of it (see dev3_taught)
 
     @property
     def codes(self) -> list[str]:
@@ -323,16 +324,34 @@ def _load(base: Path) -> tuple[Content, list[str]]:
     for key in ("faq_medium", "faq_skip"):
         errors.extend(f"content/crisis/exemplars*.yaml: {key}: no FAQ entry {x!r}"
                       for x in exemplars.get(key, []) if x not in known)
-    labelled: list[dict] = []
-    dev = base / "crisis" / "labelled_dev.tsv"
-    if dev.exists():
-        import csv
-        with open(dev, encoding="utf-8") as f:
-            for i, row in enumerate(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 2):
-                if row.get("label") not in ("high", "medium", "none") or not row.get("text"):
-                    errors.append(f"content/crisis/labelled_dev.tsv:{i}: needs lang, label (high|medium|none), "
-                                  "category, text")
-                    continue
-                labelled.append(row)
+    labelled = _labelled_rows(base / "crisis" / "labelled_dev.tsv", ("lang", "label", "category", "text"), errors)
+    # the third development set (content/crisis/dev3/*.tsv): the crisis twins and look-alikes of half its kinds
+    # teach the net as the first set does; the other half is only measured (bench/crisis_eval.py dev3)
+    dev3: list[dict] = []
+    for path in sorted((base / "crisis" / "dev3").glob("*.tsv")):
+        dev3 += _labelled_rows(path, ("lang", "label", "category", "kind", "text"), errors)
+    labelled += [row for row in dev3 if dev3_taught(row["kind"])]
     return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings,
-                   extra_questions, labelled, extra_question_langs), errors
+                   extra_questions, labelled, extra_question_langs, dev3), errors
+
+
+def dev3_taught(kind: str) -> bool:
+    """Whether a kind of the third development set (a look-alike and its crisis twin alike) is in the bank."""
+    import zlib
+    return zlib.crc32(kind.removesuffix("_twin").encode()) % 2 == 0
+
+
+def _labelled_rows(path: Path, columns: tuple[str, ...], errors: list[str]) -> list[dict]:
+    """The rows of a labelled TSV file; a row without a known label or a text is an error, not a row."""
+    if not path.exists():
+        return []
+    import csv
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for i, row in enumerate(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 2):
+            if row.get("label") not in ("high", "medium", "none") or not all(row.get(c) for c in columns):
+                errors.append(f"{'/'.join(path.parts[-3:])}:{i}: needs " + ", ".join(columns)
+                              + " (label high|medium|none)")
+                continue
+            rows.append(row)
+    return rows
