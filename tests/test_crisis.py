@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpline.content import load_content
+from helpline.content import dev3_taught, load_content
 from helpline.crisis import (
     NONE,
     PhraseResult,
@@ -333,3 +333,79 @@ def test_decide_news_alone_is_flagged_but_not_paged_by_the_net() -> None:
     assert decide(news, Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "medium"
     assert decide(_phrases(), Scores(0.9, 0.8, "suicide_self_harm", 0.9, 0.9, 0.7, 0.8), T).level == "high"
     assert decide(PhraseResult(HIGH, NONE, "the rest", NONE, news=""), Scores(0.1, 0.1, "violence"), T).level == "high"
+
+
+def test_decide_a_cheerful_emoji_leaves_the_nets_reading_to_a_person() -> None:
+    # "our cat is lost since yesterday 😅": no phrase; the net's HIGH is looked at, its MEDIUM is dropped
+    cheer = PhraseResult(NONE, NONE, "the rest", NONE, cheer=True)
+    assert decide(cheer, Scores(0.9, 0.8, "child_at_risk", 0.9, 0.9, 0.7, 0.8), T).level == "medium"
+    assert decide(cheer, Scores(0.4, 0.1, "distress"), T).level is None
+    assert decide(_phrases(), Scores(0.4, 0.1, "distress"), T).level == "medium"
+    # a phrase decides as before
+    assert decide(PhraseResult(MEDIUM, NONE, "the rest", NONE, cheer=True),
+                  Scores(0.4, 0.1, "trafficking"), T).level == "medium"
+
+
+@pytest.mark.parametrize("text, cheer", [
+    ("kurban bayramı yaklaşıyor, koyunu kendimiz kesebilir miyiz 😅", True),
+    ("today i got my status!!! thank you all 🎉", True),
+    ("he left me by text after two years 💔", False),
+    ("thank you 🙏", False),
+])
+def test_which_emoji_are_cheerful(text: str, cheer: bool) -> None:
+    assert SCREENER.phrase_result(text).cheer is cheer
+
+
+@pytest.mark.parametrize("text", [
+    "i want to die lol 😂",
+    "hahaha 😂 tonight i will kill myself, nobody cares",
+])
+def test_a_cheerful_emoji_does_not_hide_a_crisis_phrase(text: str) -> None:
+    assert SCREENER.screen(text).level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "i want to volunteer for a suicide prevention line, can i while my claim is pending?",
+    "je voudrais être bénévole sur une ligne de prévention du suicide",
+    "quiero hacer voluntariado en una línea de prevención del suicidio",
+    "хочу волонтёрить на телефоне доверия по профилактике суицидов",
+    "хочу волонтерити на лінії профілактики самогубств",
+    "how much calpol for a 3 year old? the leaflet talks about overdose and liver damage, im scared to get it wrong",
+    "сколько парацетамола можно дочке 3 года? в инструкции про передозировку и печень, боюсь ошибиться",
+    "¿cuánto apiretal le doy a mi niña de 3 años? el prospecto habla de sobredosis y me da miedo equivocarme",
+])
+def test_a_topic_is_no_phrase_hit(text: str) -> None:
+    # suicide prevention to volunteer for, an overdose a medicine leaflet warns of
+    assert SCREENER.phrase_result(text).found.level is None
+
+
+@pytest.mark.parametrize("text", [
+    "i called the suicide prevention line but nobody answered, i want to kill myself tonight",
+    "paroldan kaç tane içersem ölürüm? iki kutu aldım bu gece hepsini içeceğim",
+    "laba baakadood baan iibsaday caawa dhammaan waan liqayaa",
+    "ክልተ ሳንዱቕ ገዚአ ሎሚ ለይቲ ኩሉ ክውሕጦ እየ",
+    "min du qutî kirîn îşev ez ê hemûyan vexwim",
+    "i read the leaflet about overdose and i will take them all tonight",
+])
+def test_pills_bought_to_take_all_tonight_page(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "i work as a security guard, last month two guests took an overdose, the ambulance came in time",
+    "agent de sécurité, le mois dernier deux jeunes ont fait une overdose, les pompiers sont arrivés à temps",
+])
+def test_a_month_ago_is_long_ago_for_a_high_phrase(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.demoted.level == "high"
+
+
+def test_half_the_kinds_of_the_third_development_set_teach_the_net() -> None:
+    taught = [r for r in CONTENT.crisis_dev3 if dev3_taught(r["kind"])]
+    held = [r for r in CONTENT.crisis_dev3 if not dev3_taught(r["kind"])]
+    assert len(taught) > 100 and len(held) > 100
+    labelled = {r["text"] for r in CONTENT.crisis_labelled}
+    assert all(r["text"] in labelled for r in taught)
+    assert not any(r["text"] in labelled for r in held)
+    assert {dev3_taught(r["kind"]) for r in CONTENT.crisis_dev3 if r["kind"] == "lost_cat"} \
+        == {dev3_taught("lost_cat_twin")}  # a crisis twin goes where its look-alike goes
