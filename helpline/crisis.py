@@ -26,7 +26,7 @@ HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "c
 # with recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
 # `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
 HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.375    # P(high) at or above this -> HIGH (page)
+HEAD_HIGH = 0.4      # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
 # The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
