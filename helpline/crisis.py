@@ -221,6 +221,7 @@ class Screener:
         safe: list[str] = []
         past: list[str] = []
         joking: list[str] = []
+        mourning: list[str] = []
         news: list[str] = []
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
@@ -235,6 +236,7 @@ class Screener:
             safe.extend(p for p in doc.get("safe") or [] if isinstance(p, str))
             past.extend(p for p in doc.get("past") or [] if isinstance(p, str))
             joking.extend(p for p in doc.get("joking") or [] if isinstance(p, str))
+            mourning.extend(p for p in doc.get("mourning") or [] if isinstance(p, str))
             news.extend(p for p in doc.get("news") or [] if isinstance(p, str))
         self.index = _Index()
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
@@ -249,6 +251,7 @@ class Screener:
         self.safe = _compile(safe)
         self.past = _compile(past)
         self.joking = _compile(joking)
+        self.mourning = _compile(mourning)
         self.news = _compile(news)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
@@ -325,6 +328,13 @@ class Screener:
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
                 near = fuzzy
+        if found.level == "high" and found.category == "medical" and self.mourning and self.mourning.search(whole) \
+                and not any(level == "high" and category != "medical"  # "... and I want to join him": pages
+                            for (_lang, level, category), _m in self.index.matches(whole)):
+            # "my friend's dad passed away back home, heart attack, she can't go to the funeral": the one the
+            # medical phrase befell is mourned, no ambulance can help; a person looks, a page only if the net
+            # reads a HIGH crisis now too ("my father died last month and now my mother is not breathing")
+            demoted, found = found, Screening("medium", found.category, 0.6, found.method)
         if found.level == "high" and self._joking(whole):
             # "my landlord says he'll kill me if I'm late with the rent, he's joking": a person looks; a page
             # only if the net reads a HIGH crisis too
@@ -463,7 +473,8 @@ class Screener:
         if self._fingerprint is None:
             import hashlib
             h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
-                                     [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news)],
+                                     [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news,
+                                                                              self.mourning)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND, RULES)).encode())
             h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")

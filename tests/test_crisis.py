@@ -411,3 +411,21 @@ def test_half_the_kinds_of_the_third_development_set_teach_the_net() -> None:
     assert not any(r["text"] in labelled for r in held)
     assert {dev3_taught(r["kind"]) for r in CONTENT.crisis_dev3 if r["kind"] == "lost_cat"} \
         == {dev3_taught("lost_cat_twin")}  # a crisis twin goes where its look-alike goes
+
+
+@pytest.mark.parametrize("text", [
+    "my friends dad passed away back home, heart attack, and she cant travel for the funeral. what do i say?",
+    "у подруги дома умер папа, инфаркт, а она не может поехать на похороны. как её поддержать?",
+    "al papá de mi amiga le dio un infarto y falleció, ella no puede viajar al entierro",
+])
+def test_a_medical_phrase_of_someone_mourned_is_flagged_not_paged_by_the_phrase(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.demoted.category == "medical"
+
+
+@pytest.mark.parametrize("text", [
+    "my dad passed away of a heart attack, the funeral was today, i want to kill myself",  # not medical
+    "my father is having a heart attack right now, he is not breathing",                    # nobody mourned
+])
+def test_mourning_leaves_other_crises_and_emergencies_now_alone(text: str) -> None:
+    assert SCREENER.phrase_result(text).found.level == "high"
