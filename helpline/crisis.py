@@ -56,8 +56,9 @@ _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
 # of something long ago
 # laughing, loving and party emoji: in none of the ~600 crises of the three development sets, in about one
 # look-alike of six ("kurban bayramı yaklaşıyor 😅", "today I got my status 🎉"). With no phrase of the lists in
-# the message, the net's reading of such a message is left to a person's look: its HIGH is held as MEDIUM (no
-# page) and its MEDIUM is dropped. A phrase ("i want to die lol 😂") decides as before
+# the message, the net's HIGH reading of such a message is held as MEDIUM: a person looks, no page. Its MEDIUM
+# stands: humour can mask a crisis ("nobody would even notice if i was gone 😅"). A phrase ("i want to die lol
+# 😂") decides as before
 _CHEER = re.compile("[\U0001F602\U0001F923\U0001F605\U0001F606\U0001F601\U0001F604\U0001F603\U0001F60A"
                     "\U0001F60D\U0001F970\U0001F618\U0001F495\U0001F496\U0001F389\U0001F973\U0001F38A"
                     "\U0001F483\U0001F57A\U0001F929\U0001F61C\U0001F61D]")
@@ -598,7 +599,7 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     if net.high >= t.high and not denied and not (everyday_high and idiom_only):
         return Screening("medium" if everyday_high or cheer_only else "high", net.category, net.high,
                          "semantic")
-    if found.level is None and net.any >= t.any and not everyday_any and not idiom_only and not cheer_only:
+    if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls
     # a joke stays flagged however calm the net finds it ("he said he'd kill me and laughed as if it was a

@@ -338,11 +338,12 @@ def test_decide_news_alone_is_not_read_by_the_net() -> None:
 
 
 def test_decide_a_cheerful_emoji_leaves_the_nets_reading_to_a_person() -> None:
-    # "our cat is lost since yesterday 😅": no phrase; the net's HIGH is looked at, its MEDIUM is dropped
+    # "our cat is lost since yesterday 😅": no phrase; the net's HIGH is looked at by a person, not paged
     cheer = PhraseResult(NONE, NONE, "the rest", NONE, cheer=True)
     assert decide(cheer, Scores(0.9, 0.8, "child_at_risk", 0.9, 0.9, 0.7, 0.8), T).level == "medium"
-    assert decide(cheer, Scores(0.4, 0.1, "distress"), T).level is None
-    assert decide(_phrases(), Scores(0.4, 0.1, "distress"), T).level == "medium"
+    assert decide(_phrases(), Scores(0.9, 0.8, "child_at_risk", 0.9, 0.9, 0.7, 0.8), T).level == "high"
+    # its MEDIUM stands: humour can mask a crisis ("nobody would even notice if i was gone 😅")
+    assert decide(cheer, Scores(0.4, 0.1, "distress"), T).level == "medium"
     # a phrase decides as before
     assert decide(PhraseResult(MEDIUM, NONE, "the rest", NONE, cheer=True),
                   Scores(0.4, 0.1, "trafficking"), T).level == "medium"
@@ -364,6 +365,14 @@ def test_which_emoji_are_cheerful(text: str, cheer: bool) -> None:
 ])
 def test_a_cheerful_emoji_does_not_hide_a_crisis_phrase(text: str) -> None:
     assert SCREENER.screen(text).level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "nobody would even notice if i was gone 😅",
+    "he said if i tell anyone he will hurt my kids 😅",
+])
+def test_a_crisis_told_with_a_laugh_is_still_flagged(text: str) -> None:
+    assert SCREENER.screen(text).level is not None
 
 
 @pytest.mark.parametrize("text", [
