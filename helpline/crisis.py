@@ -588,16 +588,13 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     # message without the idiom instead left "i want to", which the net flags too.) Here in `decide`, not in
     # `Screener.screen`, so that the cross-validation that chooses the thresholds sees the rule too.
     idiom_only = phrases.idiom and found.level is None
-    # "I saw on the news that a boy drowned, so sad": with no phrase of its own and too few words beside the news
-    # for the net to read alone, the net is not asked (it read news of deaths as the deaths themselves, in every
-    # language, and flagged or paged them). With more words beside the news, the net reads those
+    # "I saw on the news that a boy drowned": with no phrase of its own, a message about the news is looked at by a
+    # person, never paged by the net alone (it read news of deaths as the deaths themselves, in every language)
     news_only = phrases.news is not None and found.level is None \
         and len(phrases.news.split()) < MIN_SEMANTIC_WORDS
-    if news_only and not phrases.near.level:
-        return Screening(None, None, net.any, "semantic")
     cheer_only = phrases.cheer and found.level is None  # "we burnt the rice again 😂": no phrase, a cheerful emoji
     if net.high >= t.high and not denied and not (everyday_high and idiom_only):
-        return Screening("medium" if everyday_high or cheer_only else "high", net.category, net.high,
+        return Screening("medium" if everyday_high or news_only or cheer_only else "high", net.category, net.high,
                          "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
