@@ -436,3 +436,7 @@ def test_a_medical_phrase_of_someone_mourned_is_flagged_not_paged_by_the_phrase(
 ])
 def test_mourning_leaves_other_crises_and_emergencies_now_alone(text: str) -> None:
     assert SCREENER.phrase_result(text).found.level == "high"
+
+
+def test_despair_beside_the_news_is_still_flagged() -> None:
+    assert SCREENER.screen("on the news they said all afghans will be deported. i cant").level is not None
