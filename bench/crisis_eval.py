@@ -1,6 +1,6 @@
 """Crisis screening on the labelled sets.
 
-    python bench/crisis_eval.py [dev|dev2|dev3|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
+    python bench/crisis_eval.py [dev|dev2|dev3|masked|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
                                 [--faq-weight W] [--quiet]
 
 `eval` is the held-out set in tests/data: it prints aggregate figures only, never a message, so that
@@ -11,7 +11,9 @@ languages, written after the first and kept out of the bank: an honest figure on
 with detail. Half of its look-alike families teach the net (exemplars_lookalike_dev2.yaml); `dev2` measures
 the rest (and all its crises). `dev3` is content/crisis/dev3/*.tsv, a third set of new look-alike kinds with a
 crisis twin for some (a real crisis of the same surface); half its kinds teach the net (see
-helpline.content.dev3_taught), `dev3` measures the other half. `cv` is the honest figure on the
+helpline.content.dev3_taught), `dev3` measures the other half. `masked` is content/crisis/masked_dev.tsv, 84
+crises only (6 in each language), told with a laugh, an emoji, beside the news or a practical question, or
+understated: kept out of the bank, it measures recall and pages where people hide how bad it is. `cv` is the honest figure on the
 development set: each fold of the development set is screened by heads trained without it, and
 thresholds are swept on those out-of-fold scores (this is where HEAD_ANY/HEAD_HIGH come from).
 `everyday` screens the FAQ and language sets of tests/data, messages of no crisis kind, and prints how
@@ -53,7 +55,8 @@ GOAL_LANGUAGE = 0.95        # recall in every language (the issue's aim): part o
 
 def load(name: str) -> list[dict]:
     path = {"dev": ROOT / "content" / "crisis" / "labelled_dev.tsv",
-            "dev2": ROOT / "content" / "crisis" / "lookalike_dev2.tsv"}.get(
+            "dev2": ROOT / "content" / "crisis" / "lookalike_dev2.tsv",
+            "masked": ROOT / "content" / "crisis" / "masked_dev.tsv"}.get(
         name, ROOT / "tests" / "data" / "crisis_eval.tsv")
     with open(path, encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -89,8 +92,8 @@ def figures(rows: list[dict], results: list[Screening]) -> dict:
             false_page += s.level == "high"
             if s.level:
                 alarms.append((r["lang"], s.level, s.method, r["text"]))
-    return {"recall": hits / crisis, "high_paged": high_paged / high, "false_alarm": false_any / none,
-            "false_page": false_page / none, "per_lang": {k: v[0] / v[1] for k, v in sorted(per_lang.items())},
+    return {"recall": hits / crisis, "high_paged": high_paged / high, "false_alarm": false_any / max(none, 1),
+            "false_page": false_page / max(none, 1), "per_lang": {k: v[0] / v[1] for k, v in sorted(per_lang.items())},
             "misses": misses, "alarms": alarms, "n": len(rows)}
 
 

@@ -54,14 +54,6 @@ NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
 # a year ("in 2019"): with the `past` phrases of the lists ("last year", "two years ago"), marks a clause that tells
 # of something long ago
-# laughing, loving and party emoji: in none of the ~600 crises of the three development sets, in about one
-# look-alike of six ("kurban bayramı yaklaşıyor 😅", "today I got my status 🎉"). With no phrase of the lists in
-# the message, the net's HIGH reading of such a message is held as MEDIUM: a person looks, no page. Its MEDIUM
-# stands: humour can mask a crisis ("nobody would even notice if i was gone 😅"). A phrase ("i want to die lol
-# 😂") decides as before
-_CHEER = re.compile("[\U0001F602\U0001F923\U0001F605\U0001F606\U0001F601\U0001F604\U0001F603\U0001F60A"
-                    "\U0001F60D\U0001F970\U0001F618\U0001F495\U0001F496\U0001F389\U0001F973\U0001F38A"
-                    "\U0001F483\U0001F57A\U0001F929\U0001F61C\U0001F61D]")
 _YEAR = re.compile(r"(?<!\S)(?:19[5-9]\d|20[0-4]\d)(?!\S)")
 
 
@@ -153,7 +145,6 @@ class PhraseResult:
     # reads instead (see `semantic_text`); with too few words there, the net reads it all but cannot page
     news: str | None = None
     joke: bool = False      # the HIGH phrase was held as MEDIUM because the message calls the threat a joke
-    cheer: bool = False     # a laughing, loving or party emoji ("my baby said mama today 😍", "we burnt the rice 😂")
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -346,7 +337,7 @@ class Screener:
         if self.news and self.news.search(whole):
             news = ", ".join(c for c in clauses if not self.news.search(c))
         return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE,
-                            news, joke, bool(_CHEER.search(text or "")))
+                            news, joke)
 
     def _joking(self, norm: str) -> bool:
         """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
@@ -592,10 +583,8 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     # person, never paged by the net alone (it read news of deaths as the deaths themselves, in every language)
     news_only = phrases.news is not None and found.level is None \
         and len(phrases.news.split()) < MIN_SEMANTIC_WORDS
-    cheer_only = phrases.cheer and found.level is None  # "we burnt the rice again 😂": no phrase, a cheerful emoji
     if net.high >= t.high and not denied and not (everyday_high and idiom_only):
-        return Screening("medium" if everyday_high or news_only or cheer_only else "high", net.category, net.high,
-                         "semantic")
+        return Screening("medium" if everyday_high or news_only else "high", net.category, net.high, "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls

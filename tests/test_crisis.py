@@ -335,28 +335,6 @@ def test_decide_news_alone_is_flagged_but_not_paged_by_the_net() -> None:
     assert decide(PhraseResult(HIGH, NONE, "the rest", NONE, news=""), Scores(0.1, 0.1, "violence"), T).level == "high"
 
 
-def test_decide_a_cheerful_emoji_leaves_the_nets_reading_to_a_person() -> None:
-    # "our cat is lost since yesterday 😅": no phrase; the net's HIGH is looked at by a person, not paged
-    cheer = PhraseResult(NONE, NONE, "the rest", NONE, cheer=True)
-    assert decide(cheer, Scores(0.9, 0.8, "child_at_risk", 0.9, 0.9, 0.7, 0.8), T).level == "medium"
-    assert decide(_phrases(), Scores(0.9, 0.8, "child_at_risk", 0.9, 0.9, 0.7, 0.8), T).level == "high"
-    # its MEDIUM stands: humour can mask a crisis ("nobody would even notice if i was gone 😅")
-    assert decide(cheer, Scores(0.4, 0.1, "distress"), T).level == "medium"
-    # a phrase decides as before
-    assert decide(PhraseResult(MEDIUM, NONE, "the rest", NONE, cheer=True),
-                  Scores(0.4, 0.1, "trafficking"), T).level == "medium"
-
-
-@pytest.mark.parametrize("text, cheer", [
-    ("kurban bayramı yaklaşıyor, koyunu kendimiz kesebilir miyiz 😅", True),
-    ("today i got my status!!! thank you all 🎉", True),
-    ("he left me by text after two years 💔", False),
-    ("thank you 🙏", False),
-])
-def test_which_emoji_are_cheerful(text: str, cheer: bool) -> None:
-    assert SCREENER.phrase_result(text).cheer is cheer
-
-
 @pytest.mark.parametrize("text", [
     "i want to die lol 😂",
     "hahaha 😂 tonight i will kill myself, nobody cares",
@@ -370,7 +348,7 @@ def test_a_cheerful_emoji_does_not_hide_a_crisis_phrase(text: str) -> None:
     "he said if i tell anyone he will hurt my kids 😅",
 ])
 def test_a_crisis_told_with_a_laugh_is_still_flagged(text: str) -> None:
-    assert SCREENER.screen(text).level is not None
+    assert SCREENER.screen(text).level is not None  # a laughing emoji tells nothing: see content/crisis/masked_dev.tsv
 
 
 @pytest.mark.parametrize("text", [
