@@ -278,7 +278,7 @@ class Screener:
         normalised = [normalise(part) for part in _CLAUSE.split(text or "")]
         clauses = [c for c in (self._clear(n) for n in normalised) if c]
         changed = idiom = clauses != [n for n in normalised if n]
-        found, negated, demoted, joke = NONE, NONE, NONE, False
+        found, negated, demoted = NONE, NONE, NONE
         kept: list[str] = []
         now: list[str] = []  # the clauses that do not tell of long ago
         for clause in clauses:
@@ -320,24 +320,27 @@ class Screener:
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
                 near = fuzzy
-        if found.level == "high" and found.category == "medical" and self.mourning and self.mourning.search(whole) \
-                and not any(level == "high" and category != "medical"  # "... and I want to join him": pages
-                            for (_lang, level, category), _m in self.index.matches(whole)):
-            # "my friend's dad passed away back home, heart attack, she can't go to the funeral": the one the
-            # medical phrase befell is mourned, no ambulance can help; a person looks, a page only if the net
-            # reads a HIGH crisis now too ("my father died last month and now my mother is not breathing")
+        joke = found.level == "high" and self._joking(whole)
+        if joke or self._mourned(found, whole):
+            # a HIGH phrase held as MEDIUM: a person looks, and a page only if the net reads a HIGH crisis too.
+            # "my landlord says he'll kill me if I'm late with the rent, he's joking"; "my friend's dad passed
+            # away back home, heart attack, she can't go to the funeral"
             demoted, found = found, Screening("medium", found.category, 0.6, found.method)
-        if found.level == "high" and self._joking(whole):
-            # "my landlord says he'll kill me if I'm late with the rent, he's joking": a person looks; a page
-            # only if the net reads a HIGH crisis too
-            demoted, found = found, Screening("medium", found.category, 0.6, found.method)
-            joke = True
         remainder = ", ".join(k for k in kept if k) if changed else text or ""
         news = None
         if self.news and self.news.search(whole):
             news = ", ".join(c for c in clauses if not self.news.search(c))
         return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE,
                             news, joke)
+
+    def _mourned(self, found: Screening, norm: str) -> bool:
+        """A HIGH medical phrase in a message that mourns someone (a funeral, condolences, "passed away") tells
+        what they died of: no ambulance can help. Not when a HIGH phrase of another category is there too
+        ("... and I want to join him"), nor when nobody is mourned ("my mother is not breathing")."""
+        return found.level == "high" and found.category == "medical" and bool(self.mourning) \
+            and bool(self.mourning.search(norm)) \
+            and not any(level == "high" and category != "medical"
+                        for (_lang, level, category), _m in self.index.matches(norm))
 
     def _joking(self, norm: str) -> bool:
         """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
