@@ -324,12 +324,13 @@ def _load(base: Path) -> tuple[Content, list[str]]:
     for key in ("faq_medium", "faq_skip"):
         errors.extend(f"content/crisis/exemplars*.yaml: {key}: no FAQ entry {x!r}"
                       for x in exemplars.get(key, []) if x not in known)
-    labelled = _labelled_rows(base / "crisis" / "labelled_dev.tsv", ("lang", "label", "category", "text"), errors)
+    labelled = _labelled_rows(base, "crisis/labelled_dev.tsv", ("lang", "label", "category", "text"), errors)
     # the third development set (content/crisis/dev3/*.tsv): the crisis twins and look-alikes of half its kinds
     # teach the net as the first set does; the other half is only measured (bench/crisis_eval.py dev3)
     dev3: list[dict] = []
     for path in sorted((base / "crisis" / "dev3").glob("*.tsv")):
-        dev3 += _labelled_rows(path, ("lang", "label", "category", "kind", "text"), errors)
+        dev3 += _labelled_rows(base, path.relative_to(base).as_posix(), ("lang", "label", "category", "kind", "text"),
+                               errors)
     labelled += [row for row in dev3 if dev3_taught(row["kind"])]
     return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings,
                    extra_questions, labelled, extra_question_langs, dev3), errors
@@ -341,8 +342,10 @@ def dev3_taught(kind: str) -> bool:
     return zlib.crc32(kind.removesuffix("_twin").encode()) % 2 == 0
 
 
-def _labelled_rows(path: Path, columns: tuple[str, ...], errors: list[str]) -> list[dict]:
-    """The rows of a labelled TSV file; a row without a known label or a text is an error, not a row."""
+def _labelled_rows(base: Path, name: str, columns: tuple[str, ...], errors: list[str]) -> list[dict]:
+    """The rows of the labelled TSV file `name` under `base`; a row with an unknown label or an empty column is
+    an error (content/<name>:<line>), not a row."""
+    path = base / name
     if not path.exists():
         return []
     import csv
@@ -350,7 +353,7 @@ def _labelled_rows(path: Path, columns: tuple[str, ...], errors: list[str]) -> l
     with open(path, encoding="utf-8") as f:
         for i, row in enumerate(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 2):
             if row.get("label") not in ("high", "medium", "none") or not all(row.get(c) for c in columns):
-                errors.append(f"{'/'.join(path.parts[-3:])}:{i}: needs " + ", ".join(columns)
+                errors.append(f"content/{name}:{i}: needs " + ", ".join(columns)
                               + " (label high|medium|none)")
                 continue
             rows.append(row)

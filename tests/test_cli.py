@@ -38,7 +38,7 @@ def test_content_check_reports_file_line_and_key(tmp_path, monkeypatch):
     assert "content/messages/fr.yaml:" in joined and "placeholders" in joined
     assert "unknown key 'not_a_key'" in joined
     assert "content/faq/housing.yaml:3: invalid YAML" in joined
-    assert "crisis/dev3/more.tsv:2: needs lang, label, category, kind, text" in joined
+    assert "content/crisis/dev3/more.tsv:2: needs lang, label, category, kind, text" in joined
 
 
 def test_content_export_is_the_faq_as_json():
