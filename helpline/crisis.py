@@ -48,7 +48,7 @@ FUZZY_CUTOFF = 88
 # a negator's reach ends at a clause break or at a new subject ("i'm not ok i want to die")
 _CLAUSE = re.compile(r"[,.;:!?¡¿،؛።፣፤፥…\n]+")
 _SUBJECTS = frozenset({"i", "je", "j", "yo", "я", "ez", "ben", "ana", "انا", "man", "من", "aniga", "زه", "ኣነ"})
-RULES = 3  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
+RULES = 4  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
 NEGATION_BEFORE = 3     # words before a phrase that can negate it
 NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put the negation there)
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
@@ -210,6 +210,8 @@ class Screener:
         # phrase lists by (language, level, category): a language may have more than one file (en, en_srl)
         self._lists: dict[tuple[str, str, str], list[str]] = {}
         self.negators: dict[str, tuple[re.Pattern | None, re.Pattern | None, re.Pattern | None]] = {}
+        # words after which a negator of the language is a conjunction: Arabic "بعد ما" is "after", not "not"
+        self.conjunctions: dict[str, re.Pattern | None] = {}
         safe: list[str] = []
         past: list[str] = []
         joking: list[str] = []
@@ -221,6 +223,7 @@ class Screener:
             if neg:
                 self.negators[lang] = (_words(neg.get("before")), _words(neg.get("after")),
                                        _words(neg.get("after"), fused=True))
+                self.conjunctions[lang] = _words(neg.get("except_after"))
             for level in ("high", "medium"):
                 for category, phrases in (doc.get(level) or {}).items():
                     self._lists.setdefault((lang, level, category), []).extend(
@@ -368,7 +371,8 @@ class Screener:
                 for j in range(a - 1, max(-1, a - 1 - NEGATION_BEFORE), -1):
                     if tokens[j] in _SUBJECTS:
                         break
-                    if j not in taken and before.fullmatch(tokens[j]):
+                    if j not in taken and before.fullmatch(tokens[j]) \
+                            and not self._conjunction(lang, tokens, j):
                         cut = (j, b)
                         break
             if after and cut is None:
@@ -380,6 +384,12 @@ class Screener:
                         break
             hits.append(_Hit(lang, level, category, a, b, cut))
         return hits
+
+    def _conjunction(self, lang: str, tokens: list[str], j: int) -> bool:
+        """True when the negator at tokens[j] is part of a conjunction of its language ("بعد ما اكل فستق لسانه
+        انتفخ": after he ate pistachios his tongue swelled; "ba3d ma": the same in Arabizi)."""
+        rx = self.conjunctions.get(lang)
+        return bool(rx and j > 0 and rx.fullmatch(tokens[j - 1]))
 
     def _spelled_out(self, lang: str, level: str, category: str, span: str) -> bool:
         """True when a phrase of the list spells this span out to its last word ("nefes alamıyorum"):
@@ -409,7 +419,9 @@ class Screener:
                 if hit:
                     phrase, lang, level, category = choices[hit[2]]
                     before, after, _fused = self.negators.get(lang, (None, None, None))
-                    near = [(t, before) for t in tokens[max(0, i - NEGATION_BEFORE):i]]
+                    start = max(0, i - NEGATION_BEFORE)
+                    near = [(t, before) for k, t in enumerate(tokens[start:i], start)
+                            if not self._conjunction(lang, tokens, k)]
                     near += [(t, before or after) for t in tokens[i:i + n] if t not in phrase.split()]
                     near += [(t, after) for t in tokens[i + n:i + n + NEGATION_AFTER]]
                     if not any(rx and rx.fullmatch(t) for t, rx in near):
@@ -467,7 +479,10 @@ class Screener:
         is used only by a process whose screener would say the same (same lists, bank and thresholds)."""
         if self._fingerprint is None:
             import hashlib
-            h = hashlib.sha256(repr((sorted(self._lists.items()), sorted(self.negators),
+            words = sorted((lang, tuple(rx.pattern if rx else None
+                                        for rx in (*trio, self.conjunctions.get(lang))))
+                           for lang, trio in self.negators.items())  # the words, not just the languages
+            h = hashlib.sha256(repr((sorted(self._lists.items()), words,
                                      [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news,
                                                                               self.mourning)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,

@@ -418,3 +418,12 @@ def test_mourning_leaves_other_crises_and_emergencies_now_alone(text: str) -> No
 
 def test_despair_beside_the_news_is_still_flagged() -> None:
     assert SCREENER.screen("on the news they said all afghans will be deported. i cant").level is not None
+
+
+@pytest.mark.parametrize("text, level", [
+    ("بعد ما ضربني بدي اقتل حالي", "high"),        # after he hit me I want to kill myself: "ما" is "after", not "not"
+    ("كل ما بشوفه بدي موت", "high"),                # whenever I see him I want to die
+    ("ما بدي اقتل حالي، بس بدي محامي", None),       # I don't want to kill myself, I just need a lawyer
+])
+def test_an_arabic_conjunction_is_no_negation(text: str, level: str | None) -> None:
+    assert SCREENER.phrase_result(text).found.level == level
