@@ -1,6 +1,6 @@
 """Crisis screening on the labelled sets.
 
-    python bench/crisis_eval.py [dev|dev2|dev3|masked|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
+    python bench/crisis_eval.py [dev|dev2|dev3|masked|health|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
                                 [--faq-weight W] [--quiet]
 
 `eval` is the held-out set in tests/data: it prints aggregate figures only, never a message, so that
@@ -13,7 +13,10 @@ the rest (and all its crises). `dev3` is content/crisis/dev3/*.tsv, a third set 
 crisis twin for some (a real crisis of the same surface); half its kinds teach the net (see
 helpline.content.dev3_taught), `dev3` measures the other half. `masked` is content/crisis/masked_dev.tsv, 84
 crises only (6 in each language), told with a laugh, an emoji, beside the news or a practical question, or
-understated: kept out of the bank, it measures recall and pages where people hide how bad it is. `cv` is the honest figure on the
+understated: kept out of the bank, it measures recall and pages where people hide how bad it is. `health` is
+content/crisis/health_and_work.tsv: signs of a medical emergency (blood, a stroke, a fall with no answer, a
+limp child, poison, a wound ...) and of labour exploitation in the 14 languages, each beside an everyday
+message of the same words ("my son threw up all night after the camp food"); kept out of the bank. `cv` is the honest figure on the
 development set: each fold of the development set is screened by heads trained without it, and
 thresholds are swept on those out-of-fold scores (this is where HEAD_ANY/HEAD_HIGH come from).
 `everyday` screens the FAQ and language sets of tests/data, messages of no crisis kind, and prints how
@@ -56,7 +59,8 @@ GOAL_LANGUAGE = 0.95        # recall in every language (the issue's aim): part o
 def load(name: str) -> list[dict]:
     path = {"dev": ROOT / "content" / "crisis" / "labelled_dev.tsv",
             "dev2": ROOT / "content" / "crisis" / "lookalike_dev2.tsv",
-            "masked": ROOT / "content" / "crisis" / "masked_dev.tsv"}.get(
+            "masked": ROOT / "content" / "crisis" / "masked_dev.tsv",
+            "health": ROOT / "content" / "crisis" / "health_and_work.tsv"}.get(
         name, ROOT / "tests" / "data" / "crisis_eval.tsv")
     with open(path, encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))

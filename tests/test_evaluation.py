@@ -32,3 +32,18 @@ def test_crisis_screening_held_out():
     assert report["high_paged"] >= 0.90
     assert report["false_page"] <= 0.10, report["alarms"]
     assert all(v >= 0.8 for v in report["per_lang"].values()), report["per_lang"]
+
+
+def test_signs_of_an_emergency_or_of_exploitation_are_in_the_phrase_lists():
+    """content/crisis/health_and_work.tsv: the phrase lists alone find the signs (blood, a stroke, a fall with no
+    answer, poison, documents handed to a driver ...) at their level in every language, and page none of the
+    everyday messages written beside them ("my son threw up all night after the camp food")."""
+    rows = load("health")
+    screener = shared_screener(load_content())
+    signs = [r for r in rows if r["label"] != "none"]
+    calm = [r for r in rows if r["label"] == "none"]
+    assert len(signs) >= 500 and len({r["lang"] for r in signs}) >= 14 and len(calm) >= 500
+    found = [r for r in signs if screener.phrase_result(r["text"]).found.level == r["label"]]
+    assert len(found) / len(signs) >= 0.97, [r["text"] for r in signs if r not in found][:20]
+    paged = [r["text"] for r in calm if screener.phrase_result(r["text"]).found.level == "high"]
+    assert len(paged) / len(calm) <= 0.01, paged
