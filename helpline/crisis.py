@@ -100,10 +100,12 @@ def _folded(phrase: str) -> str:
                                for raw in phrase.split()))
 
 
-def _words(words: Any, fused: bool | None = None) -> re.Pattern | None:
+def _words(words: Any, fused: bool | None = None, clitic: bool = False) -> re.Pattern | None:
     """Negator words of one language as one full-token regex; `*` stands for any letters. fused=True
-    keeps only the endings (`*miyorum`), which also negate the phrase's own last word."""
-    alts = [".*".join(re.escape(normalise(part)) for part in w.strip().split("*"))
+    keeps only the endings (`*miyorum`), which also negate the phrase's own last word. clitic=True lets an
+    Arabic-script word take "و", "ف", "ب" ... in front, as a phrase's first word does ("وبعد" is "and after")."""
+    alts = [("" if not clitic or not is_arabic_script(w) else _ARABIC_CLITIC)
+            + ".*".join(re.escape(normalise(part)) for part in w.strip().split("*"))
             for w in words or [] if isinstance(w, str) and w.strip()
             and (fused is None or w.strip().startswith("*") == fused)]
     return re.compile("|".join(f"(?:{a})" for a in alts)) if alts else None
@@ -223,7 +225,7 @@ class Screener:
             if neg:
                 self.negators[lang] = (_words(neg.get("before")), _words(neg.get("after")),
                                        _words(neg.get("after"), fused=True))
-                self.conjunctions[lang] = _words(neg.get("except_after"))
+                self.conjunctions[lang] = _words(neg.get("except_after"), clitic=True)
             for level in ("high", "medium"):
                 for category, phrases in (doc.get(level) or {}).items():
                     self._lists.setdefault((lang, level, category), []).extend(

@@ -424,6 +424,7 @@ def test_despair_beside_the_news_is_still_flagged() -> None:
     ("بعد ما ضربني بدي اقتل حالي", "high"),        # after he hit me I want to kill myself: "ما" is "after", not "not"
     ("بعد ما اكل فستق لسانه انتفخ", "high"),        # after he ate pistachios his tongue swelled
     ("كل ما بشوفه بدي موت", "high"),                # whenever I see him I want to die
+    ("وبعد ما ضربني بدي اقتل حالي", "high"),       # and after he hit me ...: the conjunction takes a clitic too
     ("ما بدي اقتل حالي، بس بدي محامي", None),       # I don't want to kill myself, I just need a lawyer
 ])
 def test_an_arabic_conjunction_is_no_negation(text: str, level: str | None) -> None:
