@@ -1,7 +1,7 @@
 """Crisis screening on the labelled sets.
 
-    python bench/crisis_eval.py [dev|dev2|dev3|masked|health|eval|cv|everyday] [--no-semantic] [--folds N] [--l2 RIDGE]
-                                [--faq-weight W] [--quiet]
+    python bench/crisis_eval.py [dev|dev2|dev3|masked|health|eval|cv|everyday] [--no-semantic] [--folds N]
+                                [--l2 RIDGE] [--faq-weight W] [--quiet]
 
 `eval` is the held-out set in tests/data: it prints aggregate figures only, never a message, so that
 nothing is tuned on its rows. `dev` is content/crisis/labelled_dev.tsv, which is part of the exemplar
@@ -16,8 +16,9 @@ crises only (6 in each language), told with a laugh, an emoji, beside the news o
 understated: kept out of the bank, it measures recall and pages where people hide how bad it is. `health` is
 content/crisis/health_and_work.tsv: signs of a medical emergency (blood, a stroke, a fall with no answer, a
 limp child, poison, a wound ...) and of labour exploitation in the 14 languages, each beside an everyday
-message of the same words ("my son threw up all night after the camp food"); kept out of the bank. `cv` is the honest figure on the
-development set: each fold of the development set is screened by heads trained without it, and
+message of the same words ("my son threw up all night after the camp food"); kept out of the bank. `cv` is
+the honest figure on the development set: each fold of the development set is screened by heads trained
+without it, and
 thresholds are swept on those out-of-fold scores (this is where HEAD_ANY/HEAD_HIGH come from).
 `everyday` screens the FAQ and language sets of tests/data, messages of no crisis kind, and prints how
 many were flagged and paged. The others print recall (crisis = high or medium in the label; a hit = any
