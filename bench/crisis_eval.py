@@ -129,11 +129,11 @@ def out_of_fold(screener: Screener, folds: int = 10,
     """Every development row with its phrase result and the scores of heads trained without its fold
     (whole families per fold; the exemplar files and command phrases stay in every fold's bank)."""
     from helpline import embeddings
-    texts, levels, cats, weights = screener.bank()
-    vectors = embeddings.embed_cached("crisis", texts)
+    texts, levels, cats, weights = screener.bank_once()
+    vectors = screener.bank_vectors()  # through the lens (helpline.crisis.Lens), as the net reads them
     rows = screener._labelled
     first = len(texts) - len(rows)  # the development rows close the bank
-    family = families(rows, vectors[first:])
+    family = families(rows, embeddings.embed_cached("crisis", texts)[first:])  # translations, in e5's own space
     ids = sorted(set(family))
     random.Random(seed).shuffle(ids)
     held_out: list[list[int]] = [[] for _ in range(folds)]
@@ -226,6 +226,8 @@ def main() -> int:
     t = time.perf_counter()
     if which == "dev3":  # the kinds of it that teach the net (helpline.content.dev3_taught) are not measured
         rows = [r for r in screener_content.crisis_dev3 if not dev3_taught(r["kind"])]
+    elif which == "health":  # the kinds whose pairs teach the lens (helpline.content.twins) are not measured
+        rows = [r for r in load(which) if not dev3_taught(r["kind"].removesuffix("_twin"))]
     else:
         rows = load(which)
     if which == "dev2":  # the families of it that teach the net (exemplars_lookalike_dev2.yaml) are not measured

@@ -111,6 +111,7 @@ def cmd_content(args: argparse.Namespace) -> int:
         screener = Screener(content)
         texts = screener.exemplar_texts()
         print(f"wrote {embeddings.build_shipped('crisis', texts)}")
+        print(f"wrote {embeddings.build_shipped('crisis-twins', screener.twin_texts())}")
         return 0
     content = load_content()
     print(json.dumps([{"id": e.id, "topic": e.topic, "lang": e.lang, "questions": e.questions,

@@ -51,6 +51,9 @@ class Content:
     # the content language each of extra_questions' phrasings is in (ar-Latn -> ar), in the same order
     extra_question_langs: dict[str, list[str]] = field(default_factory=dict)
     crisis_dev3: list[dict] = field(default_factory=list)  # the third development set, all of it (see dev3_taught)
+    # content/crisis/health_and_work.tsv: signs of an emergency or of exploitation, each beside an everyday message of
+    # the same words, all of it; the pairs of half its kinds (see `twins`) teach the net what tells them apart
+    crisis_health: list[dict] = field(default_factory=list)
 
     @property
     def codes(self) -> list[str]:
@@ -332,14 +335,24 @@ def _load(base: Path) -> tuple[Content, list[str]]:
         dev3 += _labelled_rows(base, path.relative_to(base).as_posix(), ("lang", "label", "category", "kind", "text"),
                                errors)
     labelled += [row for row in dev3 if dev3_taught(row["kind"])]
+    health = _labelled_rows(base, "crisis/health_and_work.tsv", ("lang", "label", "category", "kind", "text"), errors)
     return Content(languages, messages, meta, keywords, faq, emergency, crisis, exemplars, warnings,
-                   extra_questions, labelled, extra_question_langs, dev3), errors
+                   extra_questions, labelled, extra_question_langs, dev3, health), errors
 
 
 def dev3_taught(kind: str) -> bool:
     """Whether a kind of the third development set (a look-alike and its crisis twin alike) is in the bank."""
     import zlib
     return zlib.crc32(kind.removesuffix("_twin").encode()) % 2 == 0
+
+
+def twins(rows: list[dict]) -> list[tuple[str, str]]:
+    """(sign, everyday message of the same words) of the kinds of health_and_work.tsv that teach the net: a sign
+    (kind `x_twin`) followed by an everyday row of kind `x`. The other kinds are only measured
+    (bench/crisis_eval.py health); the same split as the third development set's."""
+    return [(a["text"], b["text"]) for a, b in zip(rows, rows[1:])
+            if a["label"] != "none" and b["label"] == "none" and a["kind"] == b["kind"] + "_twin"
+            and dev3_taught(b["kind"])]
 
 
 def _labelled_rows(base: Path, name: str, columns: tuple[str, ...], errors: list[str]) -> list[dict]:

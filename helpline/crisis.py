@@ -15,7 +15,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
-from helpline.content import Content, derived
+from helpline.content import Content, derived, twins
 from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrillic, normalise
 
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
@@ -26,7 +26,7 @@ HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "c
 # with recall >= 0.98, HIGH paged >= 0.9 and recall >= 0.95 in every language; PAGE_MARGIN from
 # `bench/crisis_eval.py everyday` as well (docs/PERFORMANCE.md says why).
 HEAD_ANY = 0.275     # P(crisis of any level) at or above this -> at least MEDIUM (a human looks first)
-HEAD_HIGH = 0.4      # P(high) at or above this -> HIGH (page)
+HEAD_HIGH = 0.375    # P(high) at or above this -> HIGH (page)
 MEDIUM_FLOOR = 0.1   # a MEDIUM phrase in a message the net finds this far from any crisis is not flagged
 L2 = 1e-2            # ridge of both heads, chosen by cross-validation (bench/crisis_eval.py cv)
 # The heads' verdict stands unless the nearest sentence of the bank is not a HIGH crisis by this much
@@ -42,6 +42,13 @@ FLAG_MARGIN = 0.02
 KNN_K = 50
 KNN_TAU = 0.02
 KNN_BLEND = 0.5      # share of the logistic heads in each probability
+# The net reads e5 vectors through a lens that stretches, by TWIN_WEIGHT, the TWIN_DIMS directions in which a
+# sign of danger differs most from the everyday message of the same words ("my son is throwing up blood" and "my
+# son threw up all night after the camp food", content/crisis/health_and_work.tsv): e5-small puts such pairs side
+# by side. Chosen by cross-validation with the third development set and the everyday messages in view (dims
+# 16-256, weight 0.25-2; docs/PERFORMANCE.md, ninth session).
+TWIN_DIMS = 128
+TWIN_WEIGHT = 0.5
 MIN_SEMANTIC_WORDS = 3
 FAQ_WEIGHT = 0.05    # weight of each FAQ phrasing and everyday message (~4,000): bench/crisis_eval.py cv
 FUZZY_CUTOFF = 88
@@ -259,6 +266,8 @@ class Screener:
         self._commands = sorted({w for per_lang in content.keywords.values() for words in per_lang.values()
                                  for w in words if len(w.split()) >= 3})
         self._faq = _faq_exemplars(content)
+        self._twins = twins(content.crisis_health)
+        self._lens: Lens | None = None
         self._semantic: _Heads | None = None
         self._bank: tuple[list[str], list[int], list[str | None], list[float]] | None = None
         self._fingerprint: str | None = None
@@ -463,10 +472,26 @@ class Screener:
 
     def _load_semantic(self) -> _Heads:
         if self._semantic is None:
-            from helpline import embeddings
-            texts, levels, cats, weights = self.bank_once()
-            self._semantic = train_heads(embeddings.embed_cached("crisis", texts), levels, cats, weights)
+            _texts, levels, cats, weights = self.bank_once()
+            self._semantic = train_heads(self.bank_vectors(), levels, cats, weights)
         return self._semantic
+
+    def lens(self) -> Lens:
+        """The lens the net reads through (TWIN_DIMS), from the taught pairs of health_and_work.tsv."""
+        if self._lens is None:
+            from helpline import embeddings
+            vectors = embeddings.embed_cached("crisis-twins", self.twin_texts())
+            self._lens = Lens.of(vectors[0::2], vectors[1::2])
+        return self._lens
+
+    def twin_texts(self) -> list[str]:
+        """Sign, everyday message, sign, everyday message ... (what `helpline content build` embeds)."""
+        return [t for pair in self._twins for t in pair]
+
+    def bank_vectors(self) -> np.ndarray:
+        """The bank's e5 vectors through the lens, one row per sentence of `bank_once()`."""
+        from helpline import embeddings
+        return self.lens()(embeddings.embed_cached("crisis", self.bank_once()[0]))
 
     def bank_once(self) -> tuple[list[str], list[int], list[str | None], list[float]]:
         """`bank()`, computed once (about 3 s): the heads and the pre-screen (helpline/prescreen.py) learn
@@ -488,8 +513,10 @@ class Screener:
                                      [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news,
                                                                               self.mourning)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
-                                     FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND, RULES)).encode())
-            h.update("\x1e".join(self.bank_once()[0]).encode() if self.semantic_enabled else b"")
+                                     FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND, TWIN_DIMS, TWIN_WEIGHT,
+                                     RULES)).encode())
+            h.update("\x1e".join(self.bank_once()[0] + ["\x1d"] + self.twin_texts()).encode()
+                     if self.semantic_enabled else b"")
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
 
@@ -502,7 +529,7 @@ class Screener:
         heads = heads or self._load_semantic()
         if not len(heads.vectors):
             return None
-        v = embeddings.embed_one(text[:2000])
+        v = self.lens()(embeddings.embed_one(text[:2000]))
         sims = heads.vectors @ v
         vote_any, vote_high = heads.vote(sims)
         return Scores(KNN_BLEND * heads.any.probability(v) + (1 - KNN_BLEND) * vote_any,
@@ -613,6 +640,28 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     if found.level and net.any < t.floor and not phrases.joke:
         return Screening(None, None, net.any, "semantic")
     return found if found.level else Screening(None, None, net.any, "semantic")
+
+
+@dataclass(frozen=True)
+class Lens:
+    """x -> x + weight * B B^T x, made unit length again, where the columns of B are the directions in which signs
+    of danger differ most from their everyday twins (the leading eigenvectors of the differences' scatter)."""
+    basis: np.ndarray  # (dimension, TWIN_DIMS), orthonormal columns; (dimension, 0) when there are no pairs
+    weight: float
+
+    @classmethod
+    def of(cls, signs: np.ndarray, everyday: np.ndarray, dims: int | None = None) -> Lens:
+        d = np.asarray(signs, dtype=np.float64) - np.asarray(everyday, dtype=np.float64)
+        if not len(d):
+            return cls(np.zeros((d.shape[1], 0)), TWIN_WEIGHT)
+        _values, vectors = np.linalg.eigh(d.T @ d)  # ascending
+        return cls(vectors[:, ::-1][:, :TWIN_DIMS if dims is None else dims].copy(), TWIN_WEIGHT)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        y = x + self.weight * (x @ self.basis) @ self.basis.T
+        norm = np.linalg.norm(y, axis=-1, keepdims=True)
+        return (y / np.where(norm > 0, norm, 1.0)).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def embed_cached(name: str, texts: list[str]) -> np.ndarray:
 def build_shipped(name: str, texts: list[str]) -> Path:
     """Writes the embeddings for shipped content (used by `helpline content build`)."""
     SHIPPED.mkdir(parents=True, exist_ok=True)
-    for old in SHIPPED.glob(f"{name}-*.npy"):
+    for old in SHIPPED.glob(f"{name}-{'?' * 20}.npy"):  # not crisis-twins-* for crisis
         old.unlink()
     path = SHIPPED / texts_key(name, texts)
     np.save(path, embed_cached(name, texts).astype(np.float16))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpline.content import dev3_taught, load_content
+from helpline import embeddings
+from helpline.content import dev3_taught, load_content, twins
 from helpline.crisis import (
     NONE,
+    Lens,
     PhraseResult,
     Scores,
     Screening,
@@ -284,6 +286,7 @@ def test_decide_a_phrase_of_long_ago_pages_when_the_net_reads_a_crisis_now() -> 
     "хозяин квартиры сказал, что убьёт меня, если опять задержу оплату, шутит конечно",
     "господар квартири сказав, що вб'є мене, якщо знову затримаю оплату, жартує звісно",
     "xwediyê xanî got heke dîsa kirê dereng bidim wê min bikuje, henekan dike",
+    "birayê min got ez ê te bikujim 😂 lê henek bû",
 ])
 def test_a_threat_said_to_be_a_joke_is_flagged_not_paged_by_the_phrase(text: str) -> None:
     result = SCREENER.phrase_result(text)
@@ -300,6 +303,7 @@ def test_a_threat_laughed_off_by_the_one_who_made_it_is_still_flagged() -> None:
     "хозяин сказал, что убьёт меня, он не шутит",   # the joke denied
     "i want to kill myself lol jk",                  # the first person's "jk" is no joke here
     "je vais me tuer ce soir",
+    "mêrê min got ez ê te îşev bikujim, ez bi zarok re li parkê me",  # "my husband said: I'll kill you tonight"
 ])
 def test_a_threat_not_said_to_be_a_joke_still_pages(text: str) -> None:
     result = SCREENER.phrase_result(text)
@@ -396,6 +400,42 @@ def test_half_the_kinds_of_the_third_development_set_teach_the_net() -> None:
     assert not any(r["text"] in labelled for r in held)
     assert {dev3_taught(r["kind"]) for r in CONTENT.crisis_dev3 if r["kind"] == "lost_cat"} \
         == {dev3_taught("lost_cat_twin")}  # a crisis twin goes where its look-alike goes
+
+
+def test_the_lens_stretches_what_tells_a_sign_from_its_everyday_twin() -> None:
+    rng = np.random.default_rng(7)
+    everyday = rng.normal(size=(40, 16))
+    signs = everyday.copy()
+    signs[:, 3] += 2.0  # the signs differ from their twins along one axis only
+    lens = Lens.of(signs, everyday, dims=2)
+    assert lens.basis.shape == (16, 2)
+    assert abs(abs(lens.basis[3, 0]) - 1.0) < 1e-6  # the first direction is that axis
+    a, b = np.zeros(16), np.zeros(16)
+    a[[0, 3]], b[[0, 3]] = (1.0, 0.3), (1.0, -0.3)
+    raw = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    assert float(lens(a) @ lens(b)) < raw - 0.05  # twins drift apart
+    assert np.allclose(np.linalg.norm(lens(np.stack([a, b])), axis=1), 1.0)
+    still = Lens.of(np.zeros((0, 16)), np.zeros((0, 16)))  # no pairs: the lens changes nothing but the length
+    assert np.allclose(still(a), a / np.linalg.norm(a))
+
+
+def test_half_the_kinds_of_the_health_set_teach_the_lens_and_the_others_drift_apart_through_it() -> None:
+    """The pairs of the kinds the lens never saw (a stroke, a fall, a limp child ... beside an everyday message of
+    the same words) sit further apart through it than in e5's own space: it learnt what tells them apart, not them."""
+    rows = CONTENT.crisis_health
+    taught = twins(rows)
+    assert len(taught) > 200 and {dev3_taught(r["kind"].removesuffix("_twin")) for r in rows} == {True, False}
+    taught_texts = {t for pair in taught for t in pair}
+    held = [(a["text"], b["text"]) for a, b in zip(rows, rows[1:])
+            if a["label"] != "none" and b["label"] == "none" and a["kind"] == b["kind"] + "_twin"
+            and not dev3_taught(b["kind"])]
+    assert len(held) > 200 and not any(a in taught_texts or b in taught_texts for a, b in held)
+    signs = embeddings.embed([a for a, _b in held])
+    calm = embeddings.embed([b for _a, b in held])
+    lens = SCREENER.lens()
+    before = float(np.mean(np.sum(signs * calm, axis=1)))
+    after = float(np.mean(np.sum(lens(signs) * lens(calm), axis=1)))
+    assert after < before - 0.01, (before, after)
 
 
 @pytest.mark.parametrize("text", [
