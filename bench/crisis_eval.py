@@ -16,7 +16,8 @@ crises only (6 in each language), told with a laugh, an emoji, beside the news o
 understated: kept out of the bank, it measures recall and pages where people hide how bad it is. `health` is
 content/crisis/health_and_work.tsv: signs of a medical emergency (blood, a stroke, a fall with no answer, a
 limp child, poison, a wound ...) and of labour exploitation in the 14 languages, each beside an everyday
-message of the same words ("my son threw up all night after the camp food"); kept out of the bank. `cv` is
+message of the same words ("my son threw up all night after the camp food"); kept out of the bank; the pairs of
+half its kinds teach the net's lens (helpline.crisis.Lens), `health` measures the other half. `cv` is
 the honest figure on the development set: each fold of the development set is screened by heads trained
 without it, and
 thresholds are swept on those out-of-fold scores (this is where HEAD_ANY/HEAD_HIGH come from).
