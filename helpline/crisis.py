@@ -55,7 +55,7 @@ FUZZY_CUTOFF = 88
 # a negator's reach ends at a clause break or at a new subject ("i'm not ok i want to die")
 _CLAUSE = re.compile(r"[,.;:!?¡¿،؛።፣፤፥…\n]+")
 _SUBJECTS = frozenset({"i", "je", "j", "yo", "я", "ez", "ben", "ana", "انا", "man", "من", "aniga", "زه", "ኣነ"})
-RULES = 4  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
+RULES = 5  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
 NEGATION_BEFORE = 3     # words before a phrase that can negate it
 NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put the negation there)
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
@@ -534,7 +534,7 @@ class Screener:
         vote_any, vote_high = heads.vote(sims)
         return Scores(KNN_BLEND * heads.any.probability(v) + (1 - KNN_BLEND) * vote_any,
                       KNN_BLEND * heads.high.probability(v) + (1 - KNN_BLEND) * vote_high,
-                      heads.category(v, sims), *heads.nearest(sims))
+                      heads.category(v, sims), *heads.nearest(sims), heads.category(v, sims, high=True))
 
     def screen(self, text: str, semantic: bool = True) -> Screening:
         """Phrase lists of every language first; a HIGH phrase pages at once. Otherwise the embedding net has
@@ -595,6 +595,7 @@ class Scores:
     nearest_high: float = 0.0
     nearest_everyday: float = -1.0
     nearest_not_high: float = -1.0
+    high_category: str = ""  # the category of the nearest HIGH crisis: what a page from the net names
 
 
 @dataclass(frozen=True)
@@ -631,7 +632,8 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
     news_only = phrases.news is not None and found.level is None \
         and len(phrases.news.split()) < MIN_SEMANTIC_WORDS
     if net.high >= t.high and not denied and not (everyday_high and idiom_only):
-        return Screening("medium" if everyday_high or news_only else "high", net.category, net.high, "semantic")
+        return Screening("medium" if everyday_high or news_only else "high", net.high_category or net.category,
+                         net.high, "semantic")
     if found.level is None and net.any >= t.any and not everyday_any and not idiom_only:
         return Screening("medium", net.category, net.any, "semantic")
     # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls
@@ -725,10 +727,11 @@ class _Heads:
             return float(sims[mask].max()) if mask.any() else -1.0
         return top(self.levels > 0), top(self.levels == 2), top(self.levels == 0), top(self.levels < 2)
 
-    def category(self, v: np.ndarray, sims: np.ndarray | None = None) -> str:
-        """The category of the nearest crisis exemplar."""
+    def category(self, v: np.ndarray, sims: np.ndarray | None = None, high: bool = False) -> str:
+        """The category of the nearest crisis exemplar (of the nearest HIGH one with `high`: a page names a HIGH
+        category, never the "distress" of a MEDIUM exemplar that happens to be nearer)."""
         sims = (self.vectors @ v) if sims is None else sims.copy()
-        sims[self.levels == 0] = -2.0  # the category of the nearest crisis exemplar, never of a question
+        sims[self.levels < (2 if high else 1)] = -2.0  # the category of the nearest crisis exemplar, never of a question
         return self.cats[int(np.argmax(sims))] or "distress"
 
 

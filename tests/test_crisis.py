@@ -8,6 +8,7 @@ import pytest
 from helpline import embeddings
 from helpline.content import dev3_taught, load_content, twins
 from helpline.crisis import (
+    HIGH_CATEGORIES,
     NONE,
     Lens,
     PhraseResult,
@@ -112,6 +113,16 @@ def test_decide_the_net_alone_flags_and_pages_at_its_thresholds() -> None:
     assert decide(_phrases(), Scores(0.29, 0.1, "distress"), T).level is None
     assert decide(_phrases(), Scores(0.31, 0.1, "distress"), T).level == "medium"
     assert decide(_phrases(), Scores(0.9, 0.51, "medical"), T).level == "high"
+
+
+def test_a_page_from_the_net_names_the_nearest_high_category_not_distress() -> None:
+    """The nearest crisis exemplar may be a MEDIUM one ("distress"); a page names what the nearest HIGH crisis is."""
+    paged = decide(_phrases(), Scores(0.9, 0.51, "distress", high_category="violence"), T)
+    assert (paged.level, paged.category) == ("high", "violence")
+    flagged = decide(_phrases(), Scores(0.9, 0.1, "distress", high_category="violence"), T)
+    assert (flagged.level, flagged.category) == ("medium", "distress")
+    scores = SCREENER.semantic_scores("i feel so empty and tired of everything, nothing matters anymore")
+    assert scores is not None and scores.high_category in HIGH_CATEGORIES
 
 
 def test_decide_the_net_does_not_page_next_to_an_everyday_question() -> None:
