@@ -480,3 +480,12 @@ def test_despair_beside_the_news_is_still_flagged() -> None:
 ])
 def test_an_arabic_conjunction_is_no_negation(text: str, level: str | None) -> None:
     assert SCREENER.phrase_result(text).found.level == level
+
+
+@pytest.mark.parametrize("text", [
+    "бригадир сказав документи всім віддати водію ще в автобусі, нормально це?",
+    "нам сказали паспорт одразу віддати водієві, а гроші за дорогу відпрацюємо",
+    "сказали документы надо сразу отдать водителю, так все делают",
+])
+def test_documents_handed_to_a_driver_a_few_words_apart_are_flagged(text: str) -> None:
+    assert SCREENER.phrase_result(text).found == Screening("medium", "trafficking", 0.6, "phrase")
