@@ -61,8 +61,7 @@ GOAL_LANGUAGE = 0.95        # recall in every language (the issue's aim): part o
 def load(name: str) -> list[dict]:
     path = {"dev": ROOT / "content" / "crisis" / "labelled_dev.tsv",
             "dev2": ROOT / "content" / "crisis" / "lookalike_dev2.tsv",
-            "masked": ROOT / "content" / "crisis" / "masked_dev.tsv",
-            "health": ROOT / "content" / "crisis" / "health_and_work.tsv"}.get(
+            "masked": ROOT / "content" / "crisis" / "masked_dev.tsv"}.get(
         name, ROOT / "tests" / "data" / "crisis_eval.tsv")
     with open(path, encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -228,7 +227,7 @@ def main() -> int:
     if which == "dev3":  # the kinds of it that teach the net (helpline.content.dev3_taught) are not measured
         rows = [r for r in screener_content.crisis_dev3 if not dev3_taught(r["kind"])]
     elif which == "health":  # the kinds whose pairs teach the lens (helpline.content.twins) are not measured
-        rows = [r for r in load(which) if not dev3_taught(r["kind"].removesuffix("_twin"))]
+        rows = [r for r in screener_content.crisis_health if not dev3_taught(r["kind"].removesuffix("_twin"))]
     else:
         rows = load(which)
     if which == "dev2":  # the families of it that teach the net (exemplars_lookalike_dev2.yaml) are not measured

@@ -346,13 +346,13 @@ def dev3_taught(kind: str) -> bool:
     return zlib.crc32(kind.removesuffix("_twin").encode()) % 2 == 0
 
 
-def twins(rows: list[dict]) -> list[tuple[str, str]]:
+def twins(rows: list[dict], taught: bool = True) -> list[tuple[str, str]]:
     """(sign, everyday message of the same words) of the kinds of health_and_work.tsv that teach the net: a sign
-    (kind `x_twin`) followed by an everyday row of kind `x`. The other kinds are only measured
+    (kind `x_twin`) followed by an everyday row of kind `x`. The other kinds (taught=False) are only measured
     (bench/crisis_eval.py health); the same split as the third development set's."""
     return [(a["text"], b["text"]) for a, b in zip(rows, rows[1:])
             if a["label"] != "none" and b["label"] == "none" and a["kind"] == b["kind"] + "_twin"
-            and dev3_taught(b["kind"])]
+            and dev3_taught(b["kind"]) == taught]
 
 
 def _labelled_rows(base: Path, name: str, columns: tuple[str, ...], errors: list[str]) -> list[dict]:

@@ -437,9 +437,7 @@ def test_half_the_kinds_of_the_health_set_teach_the_lens_and_the_others_drift_ap
     taught = twins(rows)
     assert len(taught) > 200 and {dev3_taught(r["kind"].removesuffix("_twin")) for r in rows} == {True, False}
     taught_texts = {t for pair in taught for t in pair}
-    held = [(a["text"], b["text"]) for a, b in zip(rows, rows[1:])
-            if a["label"] != "none" and b["label"] == "none" and a["kind"] == b["kind"] + "_twin"
-            and not dev3_taught(b["kind"])]
+    held = twins(rows, taught=False)
     assert len(held) > 200 and not any(a in taught_texts or b in taught_texts for a, b in held)
     signs = embeddings.embed([a for a, _b in held])
     calm = embeddings.embed([b for _a, b in held])

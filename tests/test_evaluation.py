@@ -38,8 +38,9 @@ def test_signs_of_an_emergency_or_of_exploitation_are_in_the_phrase_lists():
     """content/crisis/health_and_work.tsv: the phrase lists alone find the signs (blood, a stroke, a fall with no
     answer, poison, documents handed to a driver ...) at their level in every language, and page at most one in a
     hundred of the everyday messages written beside them ("my son threw up all night after the camp food")."""
-    rows = load("health")
-    screener = shared_screener(load_content())
+    content = load_content()
+    rows = content.crisis_health  # checked and loaded as content (the lens learns from half its pairs)
+    screener = shared_screener(content)
     signs = [r for r in rows if r["label"] != "none"]
     calm = [r for r in rows if r["label"] == "none"]
     assert len(signs) >= 500 and len({r["lang"] for r in signs}) >= 14 and len(calm) >= 500
