@@ -55,13 +55,15 @@ FUZZY_CUTOFF = 88
 # a negator's reach ends at a clause break or at a new subject ("i'm not ok i want to die")
 _CLAUSE = re.compile(r"[,.;:!?¡¿،؛።፣፤፥…\n]+")
 _SUBJECTS = frozenset({"i", "je", "j", "yo", "я", "ez", "ben", "ana", "انا", "man", "من", "aniga", "زه", "ኣነ"})
-RULES = 5  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
+RULES = 6  # raise it when the code of the phrase pass or of `decide` changes a verdict: cached verdicts go
 NEGATION_BEFORE = 3     # words before a phrase that can negate it
 NEGATION_AFTER = 2      # words after it (Persian, Pashto, Turkish, Tigrinya put the negation there)
 _ARABIC_CLITIC = "(?:و|ف|ب|ل|ال|وال|فال|بال|لل)?"
 # a year ("in 2019"): with the `past` phrases of the lists ("last year", "two years ago"), marks a clause that tells
 # of something long ago
 _YEAR = re.compile(r"(?<!\S)(?:19[5-9]\d|20[0-4]\d)(?!\S)")
+# a few words in quotation marks: 'what does "forced to work" mean on the form?' names a sign, it does not give one
+_QUOTED = re.compile(r"[\"“”„«»‹›「」]([^\"“”„«»‹›「」\n]{1,80})[\"“”„«»‹›「」]")
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,10 @@ class PhraseResult:
     # reads instead (see `semantic_text`); with too few words there, the net reads it all but cannot page
     news: str | None = None
     joke: bool = False      # the HIGH phrase was held as MEDIUM because the message calls the threat a joke
+    # a phrase of the lists' `coercion` (someone else holds the documents, forbids the police, keeps the wages) in a
+    # clause that does not tell of long ago and is not in quotation marks: the net, which reads such a sign as calm,
+    # cannot drop it (see `decide`)
+    coerced: bool = False
 
 
 _CLITICS = ("وال", "فال", "بال", "لل", "ال", "و", "ف", "ب", "ل")
@@ -221,11 +227,15 @@ class Screener:
         self.negators: dict[str, tuple[re.Pattern | None, re.Pattern | None, re.Pattern | None]] = {}
         # words after which a negator of the language is a conjunction: Arabic "بعد ما" is "after", not "not"
         self.conjunctions: dict[str, re.Pattern | None] = {}
+        # the negators of a language that are words of their own ("pas", "not", "değil"): a phrase that holds one
+        # is a sign with its own negation ("ils m'ont dit de ne pas parler à la police"), which "ne" does not deny
+        self.whole_negators: dict[str, re.Pattern | None] = {}
         safe: list[str] = []
         past: list[str] = []
         joking: list[str] = []
         mourning: list[str] = []
         news: list[str] = []
+        coercion: list[str] = []
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
             neg = doc.get("negators")
@@ -233,6 +243,8 @@ class Screener:
                 self.negators[lang] = (_words(neg.get("before")), _words(neg.get("after")),
                                        _words(neg.get("after"), fused=True))
                 self.conjunctions[lang] = _words(neg.get("except_after"), clitic=True)
+                self.whole_negators[lang] = _words([*(neg.get("before") or []), *(neg.get("after") or [])],
+                                                   fused=False)
             for level in ("high", "medium"):
                 for category, phrases in (doc.get(level) or {}).items():
                     self._lists.setdefault((lang, level, category), []).extend(
@@ -242,6 +254,10 @@ class Screener:
             joking.extend(p for p in doc.get("joking") or [] if isinstance(p, str))
             mourning.extend(p for p in doc.get("mourning") or [] if isinstance(p, str))
             news.extend(p for p in doc.get("news") or [] if isinstance(p, str))
+            # signs of control by someone else: MEDIUM trafficking phrases that the MEDIUM floor does not drop
+            mine = [p for p in doc.get("coercion") or [] if isinstance(p, str)]
+            self._lists.setdefault((lang, "medium", "trafficking"), []).extend(mine)
+            coercion.extend(mine)
         self.index = _Index()
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
         for (lang, level, category), phrases in self._lists.items():
@@ -257,6 +273,7 @@ class Screener:
         self.joking = _compile(joking)
         self.mourning = _compile(mourning)
         self.news = _compile(news)
+        self.coercion = _compile(coercion)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -293,6 +310,8 @@ class Screener:
         clauses = [c for c in (self._clear(n) for n in normalised) if c]
         changed = idiom = clauses != [n for n in normalised if n]
         found, negated, demoted = NONE, NONE, NONE
+        coerced = False
+        quoted = [q for q in (normalise(m.group(1)) for m in _QUOTED.finditer(text or "")) if q]
         kept: list[str] = []
         now: list[str] = []  # the clauses that do not tell of long ago
         for clause in clauses:
@@ -310,6 +329,9 @@ class Screener:
                 elif not any(n.start < h.end and h.start < n.end and n.cut[0] <= h.start and h.end <= n.cut[1]
                              for n in negated_hits if n.cut):  # the same words, negated in another language
                     candidate = Screening(h.level, h.category, 1.0 if h.level == "high" else 0.6, "phrase")
+                    span = " ".join(tokens[h.start:h.end])
+                    coerced = coerced or (not past and h.level == "medium" and self._coercion(span)
+                                          and not any(span in q for q in quoted))
                     if past and h.level == "high":
                         demoted = demoted if demoted.level else candidate
                         candidate = Screening("medium", h.category, 0.6, "phrase")
@@ -345,7 +367,10 @@ class Screener:
         if self.news and self.news.search(whole):
             news = ", ".join(c for c in clauses if not self.news.search(c))
         return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE,
-                            news, joke)
+                            news, joke, coerced)
+
+    def _coercion(self, span: str) -> bool:
+        return bool(self.coercion and self.coercion.fullmatch(span))
 
     def _mourned(self, found: Screening, norm: str) -> bool:
         """A HIGH medical phrase in a message that mourns someone (a funeral, condolences, "passed away") tells
@@ -378,6 +403,9 @@ class Screener:
             taken = {j for x, y in spans if (x, y) != (a, b) for j in range(x, y)}
             before, after, fused = self.negators.get(lang, (None, None, None))
             cut = None
+            own = self.whole_negators.get(lang)
+            if own and any(own.fullmatch(t) for t in tokens[a:b]):
+                before = after = None  # the phrase holds its own negation: "ne pas parler à la police"
             if before:
                 for j in range(a - 1, max(-1, a - 1 - NEGATION_BEFORE), -1):
                     if tokens[j] in _SUBJECTS:
@@ -511,7 +539,7 @@ class Screener:
                            for lang, trio in self.negators.items())  # the words, not just the languages
             h = hashlib.sha256(repr((sorted(self._lists.items()), words,
                                      [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news,
-                                                                              self.mourning)],
+                                                                              self.mourning, self.coercion)],
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND, TWIN_DIMS, TWIN_WEIGHT,
                                      RULES)).encode())
@@ -638,8 +666,9 @@ def decide(phrases: PhraseResult, net: Scores | None, t: Thresholds = Thresholds
         return Screening("medium", net.category, net.any, "semantic")
     # "the smugglers beat us on the boat in 2021": a story, not a crisis. A threat to kill that someone calls
     # a joke stays flagged however calm the net finds it ("he said he'd kill me and laughed as if it was a
-    # joke"): only a person can tell whether it was one
-    if found.level and net.any < t.floor and not phrases.joke:
+    # joke"): only a person can tell whether it was one. So does a sign of coercion ("they told us not to talk to
+    # the police"), which the net, taught on crises told in the first person, reads as calm
+    if found.level and net.any < t.floor and not phrases.joke and not phrases.coerced:
         return Screening(None, None, net.any, "semantic")
     return found if found.level else Screening(None, None, net.any, "semantic")
 

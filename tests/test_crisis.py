@@ -157,6 +157,42 @@ def test_decide_a_medium_phrase_in_a_message_far_from_any_crisis_is_dropped() ->
     assert decide(_phrases(MEDIUM), None, T).level == "medium"  # too short for the net: the phrase decides
 
 
+def test_decide_a_sign_of_coercion_stands_however_calm_the_net_finds_it() -> None:
+    coerced = PhraseResult(MEDIUM, NONE, "the rest", coerced=True)
+    assert decide(coerced, Scores(0.01, 0.01, "trafficking"), T).level == "medium"
+    assert decide(_phrases(MEDIUM), Scores(0.01, 0.01, "trafficking"), T).level is None
+
+
+@pytest.mark.parametrize("text", [
+    "the boss told us not to talk to the police, we just work and sleep",
+    "we sleep at the workplace, the man who brought us keeps my wages",
+    "ils nous ont dit de ne pas parler à la police, on dort sur le chantier",
+])
+def test_a_sign_of_coercion_is_flagged_even_when_the_rest_reads_calm(text: str) -> None:
+    result = SCREENER.phrase_result(text)
+    assert result.found.level == "medium" and result.coerced
+    assert SCREENER.screen(text).level is not None
+
+
+@pytest.mark.parametrize("text", [
+    "in 2019 the boss told us not to talk to the police, now I have papers, how do I renew them?",  # long ago
+    'what does "forced to work" mean on the asylum form?',   # the words named, not said
+    "I'm in debt with my phone company, what can I do?",    # an everyday word: the net decides
+    "the office took my documents for the interview, when do I get them back?",  # offices take them too
+])
+def test_a_story_a_quoted_term_or_an_everyday_word_is_no_sign_of_coercion(text: str) -> None:
+    assert not SCREENER.phrase_result(text).coerced
+
+
+@pytest.mark.parametrize("text, level", [
+    ("ils m'ont dit de ne pas parler à la police", "medium"),   # the sign holds its own negation: "ne" is part of it
+    ("they told me not to talk to the police", "medium"),
+    ("je ne suis pas suicidaire", None),                         # a negator before a phrase still denies it
+])
+def test_a_sign_that_holds_a_negation_is_not_read_as_a_denial(text: str, level: str | None) -> None:
+    assert SCREENER.phrase_result(text).found.level == level
+
+
 def test_decide_a_phrase_a_few_letters_off_needs_the_net_to_agree() -> None:
     near = Screening("high", "suicide_self_harm", 0.9, "near")
     assert decide(_phrases(near=near), Scores(0.1, 0.1, "suicide_self_harm"), T).level is None
