@@ -211,12 +211,12 @@ class _Index:
                         found.update(table.get(form[:length], ()))
         return sorted(found)
 
-    def matches(self, text: str) -> list[tuple[tuple[str, str, str], re.Match]]:
-        """((lang, level, category), match) of every phrase found in a normalised text."""
+    def matches(self, text: str) -> list[tuple[tuple[str, str, str], re.Match, int]]:
+        """((lang, level, category), match, phrase number) of every phrase found in a normalised text."""
         out = []
         for i in self.candidates(text.split()):
             rx = self.regex(i)
-            out.extend((self.keys[i], m) for m in (rx.finditer(text) if rx else ()))
+            out.extend((self.keys[i], m, i) for m in (rx.finditer(text) if rx else ()))
         return out
 
 
@@ -227,8 +227,9 @@ class Screener:
         self.negators: dict[str, tuple[re.Pattern | None, re.Pattern | None, re.Pattern | None]] = {}
         # words after which a negator of the language is a conjunction: Arabic "بعد ما" is "after", not "not"
         self.conjunctions: dict[str, re.Pattern | None] = {}
-        # the negators of a language that are words of their own ("pas", "not", "değil"): a phrase that holds one
-        # is a sign with its own negation ("ils m'ont dit de ne pas parler à la police"), which "ne" does not deny
+        # the negators of a language that are words of their own ("pas", "not", "değil"): a phrase that spells one
+        # out is a sign with its own negation ("ils m'ont dit de ne pas parler à la police"), which "ne" does not
+        # deny (a negator in a phrase's `...` gap is no part of it: "we2e3 3ala raso ... yrod" needs "ma 3am" there)
         self.whole_negators: dict[str, re.Pattern | None] = {}
         safe: list[str] = []
         past: list[str] = []
@@ -314,11 +315,13 @@ class Screener:
         quoted = [q for q in (normalise(m.group(1)) for m in _QUOTED.finditer(text or "")) if q]
         kept: list[str] = []
         now: list[str] = []  # the clauses that do not tell of long ago
+        then: list[str] = []  # and those that do
         for clause in clauses:
             tokens = clause.split()
             hits = self._hits(clause)
             past = bool(_YEAR.search(clause) or (self.past and self.past.search(clause)))
             now += [] if past else [clause]
+            then += [clause] if past else []
             negated_hits = [h for h in hits if h.cut]
             cuts = set()
             for h in hits:
@@ -345,17 +348,22 @@ class Screener:
                 at += len(c)
                 ends.append(at)
                 at += 1
-            for (_lang, level, category), m in self.index.matches(whole):  # across a comma ("💊, goodbye")
+            for (_lang, level, category), m, _i in self.index.matches(whole):  # across a comma ("💊, goodbye")
                 if _rank(Screening(level, None, 0.0)) > _rank(found) \
                         and any(m.start() < e < m.end() for e in ends):
                     found = Screening(level, category, 1.0 if level == "high" else 0.6, "phrase")
         near = NONE
         if found.level != "high" and typos:
-            fuzzy = self._fuzzy((" ".join(now) if demoted.level else whole)[:3000])  # not the phrase of long ago
+            fuzzy = self._fuzzy((" ".join(now) if demoted.level or then else whole)[:3000])  # not of long ago
             if fuzzy.method == "fuzzy":
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
                 near = fuzzy
+                old = self._fuzzy(" ".join(then)[:3000]) if then else NONE
+                if old.method == "fuzzy" and old.level == "high":  # "j'ai toussé du sang ... en 2019": held, as exact
+                    demoted = demoted if demoted.level else old
+                    held = Screening("medium", old.category, 0.6, "fuzzy")
+                    found = held if _rank(held) > _rank(found) else found
         joke = found.level == "high" and self._joking(whole)
         if joke or self._mourned(found, whole):
             # a HIGH phrase held as MEDIUM: a person looks, and a page only if the net reads a HIGH crisis too.
@@ -379,7 +387,7 @@ class Screener:
         return found.level == "high" and found.category == "medical" and bool(self.mourning) \
             and bool(self.mourning.search(norm)) \
             and not any(level == "high" and category != "medical"
-                        for (_lang, level, category), _m in self.index.matches(norm))
+                        for (_lang, level, category), _m, _i in self.index.matches(norm))
 
     def _joking(self, norm: str) -> bool:
         """Someone else's words said to be a joke ("he is joking", "il rigole", "шутит"), not negated ("он не
@@ -394,17 +402,17 @@ class Screener:
         starts = {0: 0}
         for i, space in enumerate(re.finditer(" ", clause), 1):
             starts[space.end()] = i
-        raw = [(lang, level, category, starts[m.start()], len(clause[:m.end()].split()))
-               for (lang, level, category), m in self.index.matches(clause)]
-        spans = {(a, b) for _l, _v, _c, a, b in raw}
+        raw = [(lang, level, category, starts[m.start()], len(clause[:m.end()].split()), i)
+               for (lang, level, category), m, i in self.index.matches(clause)]
+        spans = {(a, b) for _l, _v, _c, a, b, _i in raw}
         hits = []
-        for lang, level, category, a, b in raw:
+        for lang, level, category, a, b, i in raw:
             # a negator inside another phrase ("no aguanto más, me voy a matar") is that phrase's own
             taken = {j for x, y in spans if (x, y) != (a, b) for j in range(x, y)}
             before, after, fused = self.negators.get(lang, (None, None, None))
             cut = None
             own = self.whole_negators.get(lang)
-            if own and any(own.fullmatch(t) for t in tokens[a:b]):
+            if own and any(own.fullmatch(t) for t in _folded(self.index.phrases[i]).split()):
                 before = after = None  # the phrase holds its own negation: "ne pas parler à la police"
             if before:
                 for j in range(a - 1, max(-1, a - 1 - NEGATION_BEFORE), -1):

@@ -193,6 +193,23 @@ def test_a_sign_that_holds_a_negation_is_not_read_as_a_denial(text: str, level: 
     assert SCREENER.phrase_result(text).found.level == level
 
 
+@pytest.mark.parametrize("text", [
+    "llevo dos semanas tosiendo un poquito de sangre, ¿dónde hay un médico?",
+    "he's been coughing up a bit of blood since monday",
+    "mon mari tousse un peu de sang depuis hier",
+    "j'ai craché du sang ce matin",
+])
+def test_a_little_blood_coughed_or_vomited_pages(text: str) -> None:
+    assert SCREENER.phrase_result(text).found == Screening("high", "medical", 1.0, "phrase")
+
+
+def test_a_typo_of_a_high_phrase_in_a_clause_of_long_ago_is_held_like_the_exact_phrase() -> None:
+    then = SCREENER.phrase_result("i was coughing up blod in 2019 when i had tb, is the clinic open today?")
+    assert (then.found.level, then.demoted.level, then.demoted.method) == ("medium", "high", "fuzzy")
+    now = SCREENER.phrase_result("i am coughing up blod, is the clinic open today?")
+    assert (now.found.level, now.found.method) == ("high", "fuzzy")
+
+
 def test_decide_a_phrase_a_few_letters_off_needs_the_net_to_agree() -> None:
     near = Screening("high", "suicide_self_harm", 0.9, "near")
     assert decide(_phrases(near=near), Scores(0.1, 0.1, "suicide_self_harm"), T).level is None
