@@ -322,6 +322,7 @@ def _load(base: Path) -> tuple[Content, list[str]]:
             for key in ("faq_medium", "faq_skip"):
                 exemplars.setdefault(key, []).extend(str(x) for x in doc.get(key) or [])
         else:
+            errors.extend(_phrase_list_errors(path, doc))
             crisis[path.stem] = doc
     known = {e.id for e in faq}
     for key in ("faq_medium", "faq_skip"):
@@ -353,6 +354,35 @@ def twins(rows: list[dict], taught: bool = True) -> list[tuple[str, str]]:
     return [(a["text"], b["text"]) for a, b in zip(rows, rows[1:])
             if a["label"] != "none" and b["label"] == "none" and a["kind"] == b["kind"] + "_twin"
             and dev3_taught(b["kind"]) == taught]
+
+
+# the keys of a phrase-list file (content/crisis/<lang>.yaml); helpline/crisis.py says what each does
+_PHRASE_LISTS = ("safe", "past", "joking", "mourning", "news", "coercion")
+_PHRASE_LEVELS = ("high", "medium")
+_CRISIS_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk", "distress")
+
+
+def _phrase_list_errors(path: Path, doc: dict) -> list[str]:
+    """A key the screener does not read (a typo such as `coersion` would silently drop its phrases), a category it
+    does not know, or a phrase that is not a string: content/crisis/<file>: key: what is wrong."""
+    where = _rel(path)
+    out = [f"{where}: unknown key {key!r}" for key in doc
+           if key not in ("lang", "negators", *_PHRASE_LEVELS, *_PHRASE_LISTS)]
+    lists: list[tuple[str, Any]] = [(key, doc.get(key)) for key in _PHRASE_LISTS if key in doc]
+    for level in _PHRASE_LEVELS:
+        by_category = doc.get(level) or {}
+        if not isinstance(by_category, dict):
+            out.append(f"{where}: {level}: must map categories to phrase lists")
+            continue
+        out += [f"{where}: {level}: unknown category {c!r}" for c in by_category if c not in _CRISIS_CATEGORIES]
+        lists += [(f"{level}.{c}", v) for c, v in by_category.items()]
+    for key, phrases in lists:
+        if phrases is not None and not isinstance(phrases, list):
+            out.append(f"{where}: {key}: must be a list of phrases")
+            continue
+        out += [f"{where}: {key}: {p!r} is not a phrase (a string)" for p in phrases or []
+                if not isinstance(p, str) or not p.strip()]
+    return out
 
 
 def _labelled_rows(base: Path, name: str, columns: tuple[str, ...], errors: list[str]) -> list[dict]:

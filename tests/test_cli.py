@@ -33,12 +33,18 @@ def test_content_check_reports_file_line_and_key(tmp_path, monkeypatch):
     fr.write_text(fr.read_text().replace("{position}", "{place}", 1) + "\nnot_a_key: \"x\"\n")
     (base / "faq" / "housing.yaml").write_text("topic: housing\nentries: [\n")
     (base / "crisis" / "dev3" / "more.tsv").write_text("lang\tlabel\tcategory\tkind\ttext\nen\tmaybe\t-\tx\thi\n")
+    so = base / "crisis" / "so.yaml"
+    so.write_text(so.read_text().replace("coercion:", "coersion:", 1).replace("  trafficking:", "  traficking:", 1)
+                  + "safe:\n  - 7\n")
     errors, warnings = check_content(base)
     joined = "\n".join(errors)
     assert "content/messages/fr.yaml:" in joined and "placeholders" in joined
     assert "unknown key 'not_a_key'" in joined
     assert "content/faq/housing.yaml:3: invalid YAML" in joined
     assert "content/crisis/dev3/more.tsv:2: needs lang, label, category, kind, text" in joined
+    assert "content/crisis/so.yaml: unknown key 'coersion'" in joined        # its phrases would be dropped unseen
+    assert "content/crisis/so.yaml: high: unknown category 'traficking'" in joined
+    assert "content/crisis/so.yaml: safe: 7 is not a phrase (a string)" in joined
 
 
 def test_content_export_is_the_faq_as_json():
