@@ -157,8 +157,8 @@ class PhraseResult:
     news: str | None = None
     joke: bool = False      # the HIGH phrase was held as MEDIUM because the message calls the threat a joke
     # a phrase of the lists' `coercion` (someone else holds the documents, forbids the police, keeps the wages) in a
-    # clause that does not tell of long ago and is not in quotation marks: the net, which reads such a sign as calm,
-    # cannot drop it (see `decide`)
+    # clause that does not tell of long ago or of the news and is not in quotation marks: the net, which reads such a
+    # sign as calm, cannot drop it (see `decide`)
     coerced: bool = False
 
 
@@ -334,7 +334,8 @@ class Screener:
                     candidate = Screening(h.level, h.category, 1.0 if h.level == "high" else 0.6, "phrase")
                     span = " ".join(tokens[h.start:h.end])
                     coerced = coerced or (not past and h.level == "medium" and self._coercion(span)
-                                          and not any(span in q for q in quoted))
+                                          and not any(span in q for q in quoted)
+                                          and not (self.news and self.news.search(clause)))
                     if past and h.level == "high":
                         demoted = demoted if demoted.level else candidate
                         candidate = Screening("medium", h.category, 0.6, "phrase")

@@ -179,6 +179,7 @@ def test_a_sign_of_coercion_is_flagged_even_when_the_rest_reads_calm(text: str) 
     'what does "forced to work" mean on the asylum form?',   # the words named, not said
     "I'm in debt with my phone company, what can I do?",    # an everyday word: the net decides
     "the office took my documents for the interview, when do I get them back?",  # offices take them too
+    "on the news they said the workers were told not to talk to the police, so sad",  # the news
 ])
 def test_a_story_a_quoted_term_or_an_everyday_word_is_no_sign_of_coercion(text: str) -> None:
     assert not SCREENER.phrase_result(text).coerced
