@@ -403,17 +403,17 @@ class Screener:
         starts = {0: 0}
         for i, space in enumerate(re.finditer(" ", clause), 1):
             starts[space.end()] = i
-        raw = [(lang, level, category, starts[m.start()], len(clause[:m.end()].split()), i)
-               for (lang, level, category), m, i in self.index.matches(clause)]
-        spans = {(a, b) for _l, _v, _c, a, b, _i in raw}
+        raw = [(lang, level, category, starts[m.start()], len(clause[:m.end()].split()), phrase)
+               for (lang, level, category), m, phrase in self.index.matches(clause)]
+        spans = {(a, b) for _l, _v, _c, a, b, _p in raw}
         hits = []
-        for lang, level, category, a, b, i in raw:
+        for lang, level, category, a, b, phrase in raw:
             # a negator inside another phrase ("no aguanto más, me voy a matar") is that phrase's own
             taken = {j for x, y in spans if (x, y) != (a, b) for j in range(x, y)}
             before, after, fused = self.negators.get(lang, (None, None, None))
             cut = None
             own = self.whole_negators.get(lang)
-            if own and any(own.fullmatch(t) for t in _folded(self.index.phrases[i]).split()):
+            if own and any(own.fullmatch(t) for t in _folded(self.index.phrases[phrase]).split()):
                 before = after = None  # the phrase holds its own negation: "ne pas parler à la police"
             if before:
                 for j in range(a - 1, max(-1, a - 1 - NEGATION_BEFORE), -1):
