@@ -204,6 +204,11 @@ def test_a_little_blood_coughed_or_vomited_pages(text: str) -> None:
     assert SCREENER.phrase_result(text).found == Screening("high", "medical", 1.0, "phrase")
 
 
+def test_kurdish_i_do_not_sleep_is_a_sign_of_distress_like_cant_sleep() -> None:
+    assert SCREENER.phrase_result("du heftê ye ez ranazim, her tim difikirim").found.level == "medium"
+    assert SCREENER.phrase_result("ez nikarim razêm").found.level == "medium"
+
+
 def test_a_typo_of_a_high_phrase_in_a_clause_of_long_ago_is_held_like_the_exact_phrase() -> None:
     then = SCREENER.phrase_result("i was coughing up blod in 2019 when i had tb, is the clinic open today?")
     assert (then.found.level, then.demoted.level, then.demoted.method) == ("medium", "high", "fuzzy")
