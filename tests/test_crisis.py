@@ -204,6 +204,22 @@ def test_a_little_blood_coughed_or_vomited_pages(text: str) -> None:
     assert SCREENER.phrase_result(text).found == Screening("high", "medical", 1.0, "phrase")
 
 
+@pytest.mark.parametrize("text, level", [
+    ("si me deniegan otra vez me tiro por el balcón", "high"),           # the present for the near future
+    ("i'm going to jump off the roof tonight", "high"),
+    ("je ne serai plus en vie demain matin, dites à ma mère que je suis désolé", "high"),
+    ("привязал верёвку к потолку", "high"),
+    ("nos tienen encerrados y amenazan con vender a mi hermana", "high"),
+    ("they want to marry my sister by force to a 50 year old man", "high"),
+    ("men with knives are following me right now", "high"),
+    ("this is my last message today, my credit is finished", "medium"),  # short of phone credit: no page
+    ("I know where I'll do it, the interview is at the town hall", "medium"),  # a person looks, the net decides
+    ("salto al tren de las 8 y llego a las 9", None),                     # I hop on the train
+])
+def test_methods_farewells_and_plain_danger_in_the_forms_people_type(text: str, level: str | None) -> None:
+    assert SCREENER.phrase_result(text).found.level == level
+
+
 def test_kurdish_i_do_not_sleep_is_a_sign_of_distress_like_cant_sleep() -> None:
     assert SCREENER.phrase_result("du heftê ye ez ranazim, her tim difikirim").found.level == "medium"
     assert SCREENER.phrase_result("ez nikarim razêm").found.level == "medium"
