@@ -356,10 +356,12 @@ def twins(rows: list[dict], taught: bool = True) -> list[tuple[str, str]]:
             and dev3_taught(b["kind"]) == taught]
 
 
-# the keys of a phrase-list file (content/crisis/<lang>.yaml); helpline/crisis.py says what each does
-_PHRASE_LISTS = ("safe", "past", "joking", "mourning", "news", "coercion")
+# the keys of a phrase-list file (content/crisis/<lang>.yaml); helpline/crisis.py reads them and says what each does
+PHRASE_LISTS = ("safe", "past", "joking", "mourning", "news", "coercion")
 _PHRASE_LEVELS = ("high", "medium")
-_CRISIS_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk", "distress")
+# what a page names (CONTRACT: escalations); a MEDIUM phrase may also be a sign of "distress"
+HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
+_CRISIS_CATEGORIES = (*HIGH_CATEGORIES, "distress")
 
 
 def _phrase_list_errors(path: Path, doc: dict) -> list[str]:
@@ -367,8 +369,8 @@ def _phrase_list_errors(path: Path, doc: dict) -> list[str]:
     does not know, or a phrase that is not a string: content/crisis/<file>: key: what is wrong."""
     where = _rel(path)
     out = [f"{where}: unknown key {key!r}" for key in doc
-           if key not in ("lang", "negators", *_PHRASE_LEVELS, *_PHRASE_LISTS)]
-    lists: list[tuple[str, Any]] = [(key, doc.get(key)) for key in _PHRASE_LISTS if key in doc]
+           if key not in ("lang", "negators", *_PHRASE_LEVELS, *PHRASE_LISTS)]
+    lists: list[tuple[str, Any]] = [(key, doc.get(key)) for key in PHRASE_LISTS if key in doc]
     for level in _PHRASE_LEVELS:
         by_category = doc.get(level) or {}
         if not isinstance(by_category, dict):

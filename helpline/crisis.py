@@ -15,10 +15,9 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
-from helpline.content import Content, derived, twins
+from helpline.content import HIGH_CATEGORIES as HIGH_CATEGORIES  # what a page names; defined beside the list check
+from helpline.content import PHRASE_LISTS, Content, derived, twins
 from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrillic, normalise
-
-HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")
 # The semantic net: two logistic heads over e5 embeddings and a vote of the nearest bank sentences, trained
 # at start-up on the exemplar bank (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing,
 # and the labelled development set content/crisis/labelled_dev.tsv). The thresholds come from `python
@@ -139,6 +138,7 @@ class _Hit:
     start: int              # token span in its clause
     end: int
     cut: tuple[int, int] | None = None   # negator and phrase, when negated
+    phrase: int = -1        # its number in the index
 
 
 @dataclass(frozen=True)
@@ -177,21 +177,23 @@ class _Index:
         self.anywhere: list[int] = []                       # phrases that open with `...`
         self._regex: dict[int, re.Pattern | None] = {}
 
-    def add(self, key: tuple[str, str, str], phrase: str) -> None:
+    def add(self, key: tuple[str, str, str], phrase: str) -> int | None:
+        """Indexes the phrase; its number, or None for a phrase that matches nothing."""
         raw = _folded(phrase).split()
         if not raw or not _phrase_regex(phrase):
-            return
+            return None
         i = len(self.phrases)
         self.keys.append(key)
         self.phrases.append(phrase)
         if raw[0] == "...":
             self.anywhere.append(i)
-            return
+            return i
         first = normalise(raw[0].rstrip("*")).split()
         if raw[0].endswith("*") and len(first) == 1:
             self.prefix.setdefault(len(first[0]), {}).setdefault(first[0], []).append(i)
         else:
             self.literal.setdefault(first[0], []).append(i)
+        return i
 
     def regex(self, i: int) -> re.Pattern | None:
         if i not in self._regex:
@@ -231,12 +233,8 @@ class Screener:
         # out is a sign with its own negation ("ils m'ont dit de ne pas parler à la police"), which "ne" does not
         # deny (a negator in a phrase's `...` gap is no part of it: "we2e3 3ala raso ... yrod" needs "ma 3am" there)
         self.whole_negators: dict[str, re.Pattern | None] = {}
-        safe: list[str] = []
-        past: list[str] = []
-        joking: list[str] = []
-        mourning: list[str] = []
-        news: list[str] = []
-        coercion: list[str] = []
+        marked: dict[str, list[str]] = {key: [] for key in PHRASE_LISTS}  # safe, past, joking ... of every language
+        coercion: set[tuple[str, str]] = set()  # (lang, phrase)
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
             neg = doc.get("negators")
@@ -250,31 +248,29 @@ class Screener:
                 for category, phrases in (doc.get(level) or {}).items():
                     self._lists.setdefault((lang, level, category), []).extend(
                         p for p in phrases or [] if isinstance(p, str))
-            safe.extend(p for p in doc.get("safe") or [] if isinstance(p, str))
-            past.extend(p for p in doc.get("past") or [] if isinstance(p, str))
-            joking.extend(p for p in doc.get("joking") or [] if isinstance(p, str))
-            mourning.extend(p for p in doc.get("mourning") or [] if isinstance(p, str))
-            news.extend(p for p in doc.get("news") or [] if isinstance(p, str))
+            for key in PHRASE_LISTS:
+                marked[key].extend(p for p in doc.get(key) or [] if isinstance(p, str))
             # signs of control by someone else: MEDIUM trafficking phrases that the MEDIUM floor does not drop
             mine = [p for p in doc.get("coercion") or [] if isinstance(p, str)]
             self._lists.setdefault((lang, "medium", "trafficking"), []).extend(mine)
-            coercion.extend(mine)
+            coercion.update((lang, p) for p in mine)
         self.index = _Index()
+        self._coercion = frozenset(coercion)
+        self._coercion_ids: set[int] = set()  # the index's numbers of those phrases
+        self._holds_negator: dict[int, bool] = {}
         self.fuzzy: dict[int, list[tuple[str, str, str, str]]] = {}
         for (lang, level, category), phrases in self._lists.items():
             for p in phrases:
-                self.index.add((lang, level, category), p)
+                i = self.index.add((lang, level, category), p)
+                if i is not None and (lang, p) in coercion and (level, category) == ("medium", "trafficking"):
+                    self._coercion_ids.add(i)
             for p in phrases if level == "high" else []:
                 n = normalise(p)
                 if "*" not in p and "..." not in p and len(n) >= 8 \
                         and all(is_latin_or_cyrillic(t) for t in n.split()):
                     self.fuzzy.setdefault(len(n.split()), []).append((n, lang, level, category))
-        self.safe = _compile(safe)
-        self.past = _compile(past)
-        self.joking = _compile(joking)
-        self.mourning = _compile(mourning)
-        self.news = _compile(news)
-        self.coercion = _compile(coercion)
+        self.safe, self.past, self.joking, self.mourning, self.news = (
+            _compile(marked[key]) for key in ("safe", "past", "joking", "mourning", "news"))
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -333,7 +329,7 @@ class Screener:
                              for n in negated_hits if n.cut):  # the same words, negated in another language
                     candidate = Screening(h.level, h.category, 1.0 if h.level == "high" else 0.6, "phrase")
                     span = " ".join(tokens[h.start:h.end])
-                    coerced = coerced or (not past and h.level == "medium" and self._coercion(span)
+                    coerced = coerced or (not past and h.phrase in self._coercion_ids
                                           and not any(span in q for q in quoted)
                                           and not (self.news and self.news.search(clause)))
                     if past and h.level == "high":
@@ -378,8 +374,14 @@ class Screener:
         return PhraseResult(found, negated, remainder, near, idiom, demoted if found.level != "high" else NONE,
                             news, joke, coerced)
 
-    def _coercion(self, span: str) -> bool:
-        return bool(self.coercion and self.coercion.fullmatch(span))
+    def _holds_own_negator(self, lang: str, phrase: int) -> bool:
+        """Whether the phrase's written words (not its `...` gap) hold a negator of its language ("pas parler à la
+        police"); computed once a phrase."""
+        if phrase not in self._holds_negator:
+            own = self.whole_negators.get(lang)
+            self._holds_negator[phrase] = bool(own) and any(
+                own.fullmatch(t) for t in _folded(self.index.phrases[phrase]).split())
+        return self._holds_negator[phrase]
 
     def _mourned(self, found: Screening, norm: str) -> bool:
         """A HIGH medical phrase in a message that mourns someone (a funeral, condolences, "passed away") tells
@@ -412,8 +414,7 @@ class Screener:
             taken = {j for x, y in spans if (x, y) != (a, b) for j in range(x, y)}
             before, after, fused = self.negators.get(lang, (None, None, None))
             cut = None
-            own = self.whole_negators.get(lang)
-            if own and any(own.fullmatch(t) for t in _folded(self.index.phrases[phrase]).split()):
+            if self._holds_own_negator(lang, phrase):
                 before = after = None  # the phrase holds its own negation: "ne pas parler à la police"
             if before:
                 for j in range(a - 1, max(-1, a - 1 - NEGATION_BEFORE), -1):
@@ -430,7 +431,7 @@ class Screener:
                             and not self._spelled_out(lang, level, category, " ".join(tokens[a:b]))):
                         cut = (a, j + 1)
                         break
-            hits.append(_Hit(lang, level, category, a, b, cut))
+            hits.append(_Hit(lang, level, category, a, b, cut, phrase))
         return hits
 
     def _conjunction(self, lang: str, tokens: list[str], j: int) -> bool:
@@ -548,7 +549,8 @@ class Screener:
                            for lang, trio in self.negators.items())  # the words, not just the languages
             h = hashlib.sha256(repr((sorted(self._lists.items()), words,
                                      [rx.pattern if rx else None for rx in (self.safe, self.past, self.joking, self.news,
-                                                                              self.mourning, self.coercion)],
+                                                                              self.mourning)],
+                                     sorted(self._coercion),
                                      self.semantic_enabled, Thresholds(), MIN_SEMANTIC_WORDS,
                                      FUZZY_CUTOFF, L2, KNN_K, KNN_TAU, KNN_BLEND, TWIN_DIMS, TWIN_WEIGHT,
                                      RULES)).encode())
