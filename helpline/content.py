@@ -356,8 +356,10 @@ def twins(rows: list[dict], taught: bool = True) -> list[tuple[str, str]]:
             and dev3_taught(b["kind"]) == taught]
 
 
-# the keys of a phrase-list file (content/crisis/<lang>.yaml); helpline/crisis.py reads them and says what each does
-PHRASE_LISTS = ("safe", "past", "joking", "mourning", "news", "coercion")
+# the keys of a phrase-list file (content/crisis/<lang>.yaml); helpline/crisis.py reads them and says what each does:
+# markers of every language read as one list each, and `coercion`, MEDIUM trafficking phrases read per language
+MARKER_LISTS = ("safe", "past", "joking", "mourning", "news")
+PHRASE_LISTS = (*MARKER_LISTS, "coercion")
 _PHRASE_LEVELS = ("high", "medium")
 # what a page names (CONTRACT: escalations); a MEDIUM phrase may also be a sign of "distress"
 HIGH_CATEGORIES = ("suicide_self_harm", "violence", "trafficking", "medical", "child_at_risk")

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
 from helpline.content import HIGH_CATEGORIES as HIGH_CATEGORIES  # what a page names; defined beside the list check
-from helpline.content import PHRASE_LISTS, Content, derived, twins
+from helpline.content import MARKER_LISTS, Content, derived, twins
 from helpline.normalise import fold_words, is_arabic_script, is_latin_or_cyrillic, normalise
 # The semantic net: two logistic heads over e5 embeddings and a vote of the nearest bank sentences, trained
 # at start-up on the exemplar bank (content/crisis/exemplars*.yaml, the command phrases, every FAQ phrasing,
@@ -233,7 +233,7 @@ class Screener:
         # out is a sign with its own negation ("ils m'ont dit de ne pas parler à la police"), which "ne" does not
         # deny (a negator in a phrase's `...` gap is no part of it: "we2e3 3ala raso ... yrod" needs "ma 3am" there)
         self.whole_negators: dict[str, re.Pattern | None] = {}
-        marked: dict[str, list[str]] = {key: [] for key in PHRASE_LISTS}  # safe, past, joking ... of every language
+        marked: dict[str, list[str]] = {key: [] for key in MARKER_LISTS}  # safe, past, joking ... of every language
         coercion: set[tuple[str, str]] = set()  # (lang, phrase)
         for stem, doc in content.crisis.items():
             lang = str(doc.get("lang") or stem)
@@ -248,7 +248,7 @@ class Screener:
                 for category, phrases in (doc.get(level) or {}).items():
                     self._lists.setdefault((lang, level, category), []).extend(
                         p for p in phrases or [] if isinstance(p, str))
-            for key in PHRASE_LISTS:
+            for key in MARKER_LISTS:
                 marked[key].extend(p for p in doc.get(key) or [] if isinstance(p, str))
             # signs of control by someone else: MEDIUM trafficking phrases that the MEDIUM floor does not drop
             mine = [p for p in doc.get("coercion") or [] if isinstance(p, str)]
@@ -270,7 +270,7 @@ class Screener:
                         and all(is_latin_or_cyrillic(t) for t in n.split()):
                     self.fuzzy.setdefault(len(n.split()), []).append((n, lang, level, category))
         self.safe, self.past, self.joking, self.mourning, self.news = (
-            _compile(marked[key]) for key in ("safe", "past", "joking", "mourning", "news"))
+            _compile(marked[key]) for key in MARKER_LISTS)
         self._closed: dict[tuple[str, str, str], re.Pattern | None] = {}
         self._any_negator = re.compile("|".join(f"(?:{rx.pattern})" for trio in self.negators.values()
                                                 for rx in trio[:2] if rx) or "(?!)")
@@ -351,7 +351,7 @@ class Screener:
                     found = Screening(level, category, 1.0 if level == "high" else 0.6, "phrase")
         near = NONE
         if found.level != "high" and typos:
-            fuzzy = self._fuzzy((" ".join(now) if demoted.level or then else whole)[:3000])  # not of long ago
+            fuzzy = self._fuzzy(" ".join(now)[:3000])  # not the clauses of long ago: those are read below
             if fuzzy.method == "fuzzy":
                 found = fuzzy if _rank(fuzzy) > _rank(found) else found
             else:
